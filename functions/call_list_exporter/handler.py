@@ -1,0 +1,28 @@
+"""Lambda entry point: ContactRequested{channel: call} -> call queue; scheduled export -> the day's list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.campaign import campaign
+from shared.events import ContactRequested
+from shared.handler import Envelope, lambda_handler
+from shared.settings import settings
+
+
+def on_request(envelope: Envelope) -> None:
+    from functions.call_list_exporter.logic import CallChannel
+    from shared.dispatch import handle_request
+
+    s = settings()
+    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), envelope.time, CallChannel(s))
+
+
+def run_export(now: datetime) -> dict[str, Any]:
+    from functions.call_list_exporter.logic import export
+
+    return export(settings(), campaign(), now)
+
+
+handler = lambda_handler("call-list-exporter", on_event=on_request, tasks={"export": run_export})

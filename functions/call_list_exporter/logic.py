@@ -1,0 +1,166 @@
+"""Call-list exporter: gated call steps wait in a queue; each morning the day's list is cut to the
+call centre's capacity, best expected value first, and what does not fit rolls over, oldest first."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from shared.aws import client
+from shared.campaign import Campaign
+from shared.dispatch import Context, Part, load_context, person_of, place_of
+from shared.domain.caps import prune
+from shared.domain.gate import Request, contact_gate
+from shared.domain.phone import national_notation, normalise_phone
+from shared.domain.windows import is_public_holiday
+from shared.events import ContactRequested
+from shared.settings import Settings
+from shared.stores.dynamo import query_all, to_item
+from shared.stores.ledger import TransactionCancelled, pressure_update, put_item, transact
+from shared.stores.records import decision_sk, expires_at, utc_key
+
+PENDING = "pending"
+COLUMNS = ["call_date", "priority", "customer_id", "household_id", "first_name", "last_name", "language", "phone",
+           "offer_id", "attempt"]
+UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def request_id(requested_at: datetime, household_id: str, sk: str) -> str:
+    return f"{utc_key(requested_at)}#{household_id}#{sk}"
+
+
+@dataclass
+class CallChannel:
+    settings: Settings
+    name: str = "call"
+    claim_status: str = "queued"
+    checks_timing: bool = False  # windows and caps are checked when the day's list is made
+
+    def contact_time(self, now: datetime, campaign: Campaign, not_before: datetime | None) -> datetime:
+        return now
+
+    def extra_parts(self, req: ContactRequested, ctx: Context, claim: dict[str, Any], campaign: Campaign) -> list[Part]:
+        requested = datetime.fromisoformat(claim["at"])
+        item = {
+            "queue": PENDING, "request_id": request_id(requested, req.household_id, claim["sk"]),
+            "household_id": req.household_id, "contact_sk": claim["sk"], "detail": req.model_dump_json(),
+            "expected_value_chf": campaign.offer(req.offer_id).expected_value_chf,
+            "requested_at": requested.isoformat(), "expires_at": expires_at(requested, 60),
+        }
+        return [("Put", {"TableName": self.settings.calls_table, "Item": to_item(item)})]
+
+    def deliver(self, req: ContactRequested, ctx: Context, claim: dict[str, Any],
+                campaign: Campaign) -> dict[str, Any] | None:
+        return None  # the call is made from the day's list
+
+
+def safe_cell(value: Any) -> str:
+    """OWASP CSV injection: a cell must not start with a formula trigger, so quote it with '."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(UNSAFE_START) else text
+
+
+def call_list_csv(rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([safe_cell(row.get(c)) for c in COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
+    """Make the day's list; rows that do not fit or may not be called today stay queued."""
+    local = now.astimezone(campaign.tz)
+    if local.weekday() == 6 or is_public_holiday(local.date(), None):
+        return {"date": local.date().isoformat(), "rows": 0, "reason": "no calls on Sundays and public holidays"}
+    pending = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
+                        ExpressionAttributeValues={":q": {"S": PENDING}})
+    pending.sort(key=lambda p: (p["requested_at"][:10], -float(p["expected_value_chf"]), p["request_id"]))
+    rows: list[dict[str, Any]] = []
+    people: set[str] = set()
+    for item in pending:
+        if len(rows) >= campaign.config.calls.per_day:
+            break
+        req = ContactRequested.model_validate_json(item["detail"])
+        who = req.customer_id or req.household_id
+        if who in people:
+            continue
+        row = _list_one(s, campaign, item, req, now)
+        if row is not None:
+            people.add(who)
+            rows.append(row)
+    for priority, row in enumerate(rows, start=1):
+        row["priority"] = priority
+    body = call_list_csv(rows)
+    client("s3").put_object(Bucket=s.call_list_bucket, Key=f"call-lists/{local.date().isoformat()}.csv", Body=body,
+                            ContentType="text/csv; charset=utf-8")
+    return {"date": local.date().isoformat(), "rows": len(rows), "pending": len(pending) - len(rows)}
+
+
+def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: ContactRequested,
+              now: datetime) -> dict[str, Any] | None:
+    ctx = load_context(s, req, item["contact_sk"])
+    if ctx.household is None or ctx.claim is None or ctx.claim.get("status") != "queued":
+        _drop(s, item)
+        return None
+    journey_over = ctx.journey is None or ctx.journey.status != "live"
+    policy = campaign.gate_policy()
+    call_day = _window_start(campaign, now, ctx.household["canton"])
+    verdict = contact_gate(Request("call", req.target_group, person_of(ctx.customer), place_of(ctx.household),
+                                   ctx.suppressed, ctx.pressure.history, call_day, journey_over), policy)
+    if verdict.action == "skip":
+        _decide(s, campaign, req, now, "skipped", verdict.reason)
+        _drop(s, item)
+        return None
+    if verdict.action == "defer":
+        _decide(s, campaign, req, now, "deferred", f"call list: {verdict.reason}")
+        return None
+    history = prune([*ctx.pressure.history, ("call", now)], now, policy.caps)
+    local = now.astimezone(campaign.tz)
+    claim_update = {
+        "TableName": s.contacts_table, "Key": to_item({"household_id": req.household_id, "sk": item["contact_sk"]}),
+        "UpdateExpression": "SET #status = :sent, #at = :at", "ConditionExpression": "#status = :queued",
+        "ExpressionAttributeNames": {"#status": "status", "#at": "at"},
+        "ExpressionAttributeValues": {":sent": {"S": "sent"}, ":at": {"S": local.isoformat()},
+                                      ":queued": {"S": "queued"}},
+    }
+    try:
+        transact([("Update", claim_update), ("Update", pressure_update(s.contacts_table, ctx.pressure, history)),
+                  ("Delete", {"TableName": s.calls_table,
+                              "Key": to_item({"queue": PENDING, "request_id": item["request_id"]})})])
+    except TransactionCancelled:
+        return None  # another export or a response moved it: it is not on today's list
+    customer = ctx.customer or {}
+    phone = normalise_phone(customer.get("mobile") or "")
+    return {"call_date": local.date().isoformat(), "customer_id": req.customer_id, "household_id": req.household_id,
+            "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
+            "language": ctx.household.get("language") or customer.get("language", ""),
+            "phone": national_notation(phone) if phone else "", "offer_id": req.offer_id, "attempt": req.attempt}
+
+
+def _window_start(campaign: Campaign, now: datetime, canton: str) -> datetime:
+    """When today's calls may start in the household's canton (the window's opening)."""
+    local = now.astimezone(campaign.tz)
+    spec = campaign.config.windows.call
+    hours = spec.saturday if local.weekday() == 5 else spec.weekdays
+    start = (hours or spec.weekdays).split("-")[0]
+    hh, mm = (int(x) for x in start.split(":"))
+    return datetime.combine(local.date(), time(hh, mm), tzinfo=campaign.tz)
+
+
+def _drop(s: Settings, item: dict[str, Any]) -> None:
+    client("dynamodb").delete_item(TableName=s.calls_table,
+                                   Key=to_item({"queue": PENDING, "request_id": item["request_id"]}))
+
+
+def _decide(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime, decision: str, reason: str) -> None:
+    put_item(s.contacts_table, {
+        "household_id": req.household_id, "sk": decision_sk(now, f"{req.journey_id}{req.cycle}{req.step}{decision}"),
+        "customer_id": req.customer_id, "channel": "call", "at": now.astimezone(campaign.tz).isoformat(),
+        "decision": decision, "reason": reason, "journey_id": req.journey_id, "cycle": req.cycle, "step": req.step,
+        "expires_at": expires_at(now, campaign.config.retention_days),
+    })

@@ -1,0 +1,21 @@
+"""Lambda entry point: ContactRequested{channel: email} -> gate -> SES v2."""
+
+from __future__ import annotations
+
+from shared.campaign import campaign
+from shared.events import ContactRequested
+from shared.handler import Envelope, lambda_handler
+from shared.settings import settings
+
+
+def on_request(envelope: Envelope) -> None:
+    from functions.email.logic import EmailChannel
+    from shared.channels.delivery import SesEmailSender
+    from shared.dispatch import handle_request
+
+    s = settings()
+    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), envelope.time,
+                   EmailChannel(s, SesEmailSender()))
+
+
+handler = lambda_handler("email", on_event=on_request)

@@ -1,0 +1,28 @@
+"""Lambda entry point: ContactRequested{channel: print} -> open batch; scheduled cut-off -> vendor files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.campaign import campaign
+from shared.events import ContactRequested
+from shared.handler import Envelope, lambda_handler
+from shared.settings import settings
+
+
+def on_request(envelope: Envelope) -> None:
+    from functions.print_batcher.logic import PrintChannel
+    from shared.dispatch import handle_request
+
+    s = settings()
+    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), envelope.time, PrintChannel(s))
+
+
+def run_cut_off(now: datetime) -> list[dict[str, Any]]:
+    from functions.print_batcher.logic import cut_off
+
+    return cut_off(settings(), campaign(), now)
+
+
+handler = lambda_handler("print-batcher", on_event=on_request, tasks={"cut-off": run_cut_off})

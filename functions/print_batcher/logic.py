@@ -1,0 +1,153 @@
+"""Print batcher: gated print steps become pieces in the day's open batch; the cut-off closes each
+batch into one CSV per kind for the print vendor, sorted for the postal round, then its manifest.
+
+A piece is written together with a check that its batch is still open, and the cut-off closes the
+batch with a marker before it reads the pieces: a piece that loses that race moves to the next
+batch, so every piece lands in exactly one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.aws import client
+from shared.campaign import Campaign
+from shared.channels.copy import partially_addressed_addressee, salutation
+from shared.config import local_clock
+from shared.dispatch import Context, Part
+from shared.events import ContactRequested
+from shared.settings import Settings
+from shared.stores.dynamo import query_all, to_item
+from shared.stores.ledger import update_claim
+from shared.stores.records import expires_at
+
+KINDS = ("personalised", "partially_addressed")
+CLOSED = "~closed"
+BASE_COLUMNS = ["piece_id", "kind", "addressee", "street", "house_number", "postcode", "locality", "language",
+                "offer_id"]
+PERSONAL_COLUMNS = ["customer_id", "salutation", "first_name", "last_name"]
+CUT_OFF_DAYS = range(0, 5)  # Monday to Friday, as the template's cut-off schedule
+
+
+def next_cut_off(at: datetime, campaign: Campaign) -> datetime:
+    """The first cut-off at or after `at`, local time, on a working day."""
+    local = at.astimezone(campaign.tz)
+    clock = local_clock(campaign.config.print.cut_off_at)
+    day = local.date()
+    for offset in range(0, 8):
+        candidate = datetime.combine(day + timedelta(days=offset), clock, tzinfo=campaign.tz)
+        if candidate.weekday() in CUT_OFF_DAYS and candidate >= local:
+            return candidate
+    raise RuntimeError("no cut-off within a week")
+
+
+def batch_key(kind: str, cut_off: datetime) -> str:
+    return f"{kind}#{cut_off.date().isoformat()}"
+
+
+def batch_id(kind: str, cut_off: datetime) -> str:
+    return f"{cut_off.date().isoformat()}-{kind.replace('_', '-')}"
+
+
+@dataclass
+class PrintChannel:
+    settings: Settings
+    name: str = "print"
+    claim_status: str = "batched"
+    checks_timing: bool = True
+
+    def contact_time(self, now: datetime, campaign: Campaign, not_before: datetime | None) -> datetime:
+        return next_cut_off(max(now, not_before) if not_before else now, campaign)
+
+    def extra_parts(self, req: ContactRequested, ctx: Context, claim: dict[str, Any], campaign: Campaign) -> list[Part]:
+        key = batch_key(claim["kind"], datetime.fromisoformat(claim["at"]))
+        table = self.settings.print_table
+        return [
+            ("ConditionCheck", {"TableName": table, "Key": to_item({"batch_key": key, "piece_id": CLOSED}),
+                                "ConditionExpression": "attribute_not_exists(piece_id)"}),
+            ("Put", {"TableName": table, "Item": to_item(piece(key, req, ctx, claim, campaign))}),
+        ]
+
+    def deliver(self, req: ContactRequested, ctx: Context, claim: dict[str, Any],
+                campaign: Campaign) -> dict[str, Any] | None:
+        return None  # the piece leaves at cut-off
+
+
+def piece(key: str, req: ContactRequested, ctx: Context, claim: dict[str, Any], campaign: Campaign) -> dict[str, Any]:
+    household = ctx.household
+    assert household is not None
+    language = household.get("language") or "de"
+    row: dict[str, Any] = {
+        "batch_key": key, "piece_id": claim["contact_id"], "kind": claim["kind"],
+        "household_id": req.household_id, "contact_sk": claim["sk"],
+        "addressee": partially_addressed_addressee(language),
+        "street": household["street"], "house_number": household["house_number"],
+        "postcode": household["postcode"], "locality": household["locality"],
+        "language": language, "offer_id": req.offer_id,
+        "expires_at": expires_at(datetime.fromisoformat(claim["at"]), 30),
+    }
+    if claim["kind"] == "personalised" and ctx.customer is not None:
+        customer = ctx.customer
+        row |= {"customer_id": customer["customer_id"], "salutation": salutation(language),
+                "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
+                "addressee": f"{customer.get('first_name', '')} {customer.get('last_name', '')}".strip()}
+    return row
+
+
+def _house_order(number: str) -> tuple[int, str]:
+    match = re.match(r"\d+", number)
+    return (int(match.group()) if match else 0, number)
+
+
+def batch_csv(kind: str, pieces: list[dict[str, Any]]) -> bytes:
+    columns = BASE_COLUMNS + (PERSONAL_COLUMNS if kind == "personalised" else [])
+    ordered = sorted(pieces, key=lambda p: (p["postcode"], p["street"], _house_order(p["house_number"]),
+                                            p["piece_id"]))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(ordered)
+    return out.getvalue().encode("utf-8")
+
+
+def cut_off(s: Settings, campaign: Campaign, now: datetime) -> list[dict[str, Any]]:
+    """Close today's batches: marker first, then CSV, then manifest, then the pieces' contacts."""
+    manifests = []
+    for kind in KINDS:
+        key = batch_key(kind, now.astimezone(campaign.tz))
+        _close_marker(s, key, now)
+        pieces = [p for p in query_all(TableName=s.print_table, KeyConditionExpression="batch_key = :k",
+                                       ExpressionAttributeValues={":k": {"S": key}}) if p["piece_id"] != CLOSED]
+        if not pieces:
+            continue
+        manifests.append(_write_batch(s, campaign, kind, pieces, now))
+        for p in pieces:
+            update_claim(s.contacts_table, p["household_id"], p["contact_sk"], status="sent",
+                         at=now.astimezone(campaign.tz).isoformat(), batch_id=manifests[-1]["batch_id"])
+    return manifests
+
+
+def _close_marker(s: Settings, key: str, now: datetime) -> None:
+    client("dynamodb").put_item(TableName=s.print_table,
+                                Item=to_item({"batch_key": key, "piece_id": CLOSED, "closed_at": now.isoformat()}))
+
+
+def _write_batch(s: Settings, campaign: Campaign, kind: str, pieces: list[dict[str, Any]],
+                 now: datetime) -> dict[str, Any]:
+    identifier = batch_id(kind, now.astimezone(campaign.tz))
+    body = batch_csv(kind, pieces)
+    s3 = client("s3")
+    s3.put_object(Bucket=s.print_bucket, Key=f"batches/{identifier}.csv", Body=body,
+                  ContentType="text/csv; charset=utf-8")
+    manifest = {"batch_id": identifier, "kind": kind, "pieces": len(pieces),
+                "sha256": hashlib.sha256(body).hexdigest(), "created_at": now.astimezone(campaign.tz).isoformat()}
+    s3.put_object(Bucket=s.print_bucket, Key=f"batches/{identifier}.manifest.json",
+                  Body=json.dumps(manifest, indent=2).encode("utf-8"), ContentType="application/json")
+    return manifest

@@ -1,0 +1,20 @@
+"""Lambda entry point: HouseholdConnected -> HouseholdSegmented (or a recorded reason why not)."""
+
+from __future__ import annotations
+
+from shared.bus import EventBridgePublisher
+from shared.campaign import campaign
+from shared.events import HouseholdConnected
+from shared.handler import Envelope, lambda_handler
+from shared.settings import settings
+
+
+def on_connected(envelope: Envelope) -> None:
+    from functions.segmenter.logic import segment
+
+    s = settings()
+    segment(s, campaign(), HouseholdConnected.model_validate(envelope.detail), envelope.time,
+            EventBridgePublisher(s.event_bus_name))
+
+
+handler = lambda_handler("segmenter", on_event=on_connected)

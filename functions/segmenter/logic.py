@@ -1,0 +1,97 @@
+"""Segmenter: who lives at a connected household decides the dialogue it gets, or none."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.bus import Outgoing, Publisher
+from shared.campaign import Campaign
+from shared.channels.copy import language_for
+from shared.domain.segment import Resident, in_control_group, segment_household
+from shared.events import HouseholdConnected, HouseholdSegmented
+from shared.settings import Settings
+from shared.stores.dynamo import query_all, to_item, to_value
+from shared.stores.ledger import put_item
+from shared.stores.records import SEGMENT_DECISION_SK, expires_at
+
+
+def residents(s: Settings, household_id: str) -> list[Resident]:
+    items = query_all(
+        TableName=s.customers_table,
+        KeyConditionExpression="household_id = :h",
+        ExpressionAttributeValues={":h": {"S": household_id}},
+    )
+    return [
+        Resident(
+            customer_id=i["customer_id"],
+            has_internet=bool(i.get("has_internet")),
+            has_mobile=bool(i.get("has_mobile")),
+            internet_down_mbps=i.get("internet_down_mbps"),
+            language=i.get("language", "de"),
+        )
+        for i in items
+    ]
+
+
+def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: datetime,
+            publisher: Publisher) -> HouseholdSegmented | None:
+    result = segment_household(residents(s, event.household_id), event.max_down_mbps)
+    control = in_control_group(campaign.config.campaign_id, event.household_id,
+                               campaign.config.control_group_percent)
+    language = language_for(result.language, event.canton)
+    _remember(s, event.household_id, result.target_group, result.customer_id, control, language)
+    if result.target_group is None:
+        _decide(s, campaign, event, now, result.customer_id, "not_eligible", result.reason)
+        return None
+    if control:
+        _decide(s, campaign, event, now, result.customer_id, "control_group",
+                f"held out of every journey ({campaign.config.control_group_percent}% control group)")
+        return None
+    segmented = HouseholdSegmented(
+        correlation_id=event.correlation_id,
+        household_id=event.household_id,
+        target_group=result.target_group,
+        customer_id=result.customer_id,
+        current_down_mbps=result.current_down_mbps,
+        control_group=False,
+        marketable_from=event.marketable_from,
+        max_down_mbps=event.max_down_mbps,
+        canton=event.canton,
+        commune=event.commune,
+        language=language,
+    )
+    publisher.publish([Outgoing(segmented, now)])
+    return segmented
+
+
+def _remember(s: Settings, household_id: str, group: str | None, customer_id: str | None, control: bool,
+              language: str) -> None:
+    from shared.aws import client
+
+    values: dict[str, Any] = {":g": group or "none", ":ctl": control, ":lang": language}
+    expression = "SET target_group = :g, control_group = :ctl, #language = :lang"
+    if customer_id:
+        expression += ", lead_customer_id = :c"
+        values[":c"] = customer_id
+    client("dynamodb").update_item(
+        TableName=s.households_table,
+        Key=to_item({"household_id": household_id}),
+        UpdateExpression=expression,
+        ExpressionAttributeNames={"#language": "language"},
+        ExpressionAttributeValues={k: to_value(v) for k, v in values.items()},
+    )
+
+
+def _decide(s: Settings, campaign: Campaign, event: HouseholdConnected, now: datetime, customer_id: str | None,
+            decision: str, reason: str) -> None:
+    put_item(s.contacts_table, {
+        "household_id": event.household_id,
+        "sk": SEGMENT_DECISION_SK,
+        "customer_id": customer_id,
+        "channel": None,
+        "at": now.astimezone(campaign.tz).isoformat(),
+        "decision": decision,
+        "reason": reason,
+        "expires_at": expires_at(now, campaign.config.retention_days),
+    })

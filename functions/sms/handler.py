@@ -1,0 +1,20 @@
+"""Lambda entry point: ContactRequested{channel: sms} -> gate (window, caps) -> SNS."""
+
+from __future__ import annotations
+
+from shared.campaign import campaign
+from shared.events import ContactRequested
+from shared.handler import Envelope, lambda_handler
+from shared.settings import settings
+
+
+def on_request(envelope: Envelope) -> None:
+    from functions.sms.logic import SmsChannel
+    from shared.channels.delivery import SnsSmsSender
+    from shared.dispatch import handle_request
+
+    handle_request(settings(), campaign(), ContactRequested.model_validate(envelope.detail), envelope.time,
+                   SmsChannel(SnsSmsSender()))
+
+
+handler = lambda_handler("sms", on_event=on_request)

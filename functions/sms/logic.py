@@ -1,0 +1,48 @@
+"""SMS channel: the gated step becomes a short offer with an opt-out instruction, sent through SNS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.campaign import Campaign
+from shared.channels.copy import render_sms
+from shared.channels.delivery import SmsSender
+from shared.dispatch import Context, DeliveryRejected, Part
+from shared.domain.phone import normalise_phone
+from shared.domain.sms_text import measure
+from shared.events import ContactRequested
+
+MAX_SEGMENTS = 2
+
+
+@dataclass
+class SmsChannel:
+    sender: SmsSender
+    max_segments: int = MAX_SEGMENTS
+    name: str = "sms"
+    claim_status: str = "claimed"
+    checks_timing: bool = True
+
+    def contact_time(self, now: datetime, campaign: Campaign, not_before: datetime | None) -> datetime:
+        return max(now, not_before) if not_before else now
+
+    def extra_parts(self, req: ContactRequested, ctx: Context, claim: dict[str, Any], campaign: Campaign) -> list[Part]:
+        return []
+
+    def deliver(self, req: ContactRequested, ctx: Context, claim: dict[str, Any],
+                campaign: Campaign) -> dict[str, Any] | None:
+        customer, household = ctx.customer, ctx.household
+        assert customer is not None and household is not None
+        phone = normalise_phone(customer.get("mobile") or "")
+        if phone is None:
+            raise DeliveryRejected("no valid mobile number")
+        text = render_sms(language=household.get("language") or customer.get("language", "de"),
+                          first_name=customer.get("first_name", ""), offer=campaign.offer(req.offer_id),
+                          new_speed_mbps=int(household["max_down_mbps"]))
+        encoding = measure(text)
+        if encoding.segments > self.max_segments:
+            raise DeliveryRejected(f"message needs {encoding.segments} segments, limit {self.max_segments}")
+        message_id = self.sender.send(phone, text)
+        return {"provider_message_id": message_id, "encoding": encoding.encoding, "segments": encoding.segments}

@@ -1,0 +1,129 @@
+"""The `dispatch` command: demo, run, explain, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def _iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected ISO 8601 with an offset or Z")
+    return parsed
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dispatch", description="Rollout-triggered cross-channel fibre marketing.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="a synthetic town through the whole pipeline on the embedded AWS stack")
+    demo.add_argument("--households", type=int, default=300)
+    demo.add_argument("--days", type=int, default=120)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--out", type=Path, default=Path("out"))
+
+    run = sub.add_parser("run", help="replay input files through the deployed pipeline on a simulated clock")
+    run.add_argument("--customers", type=Path, required=True)
+    run.add_argument("--feed", type=Path, required=True)
+    run.add_argument("--responses", type=Path)
+    run.add_argument("--config", type=Path)
+    run.add_argument("--offers", type=Path)
+    run.add_argument("--start", type=_iso)
+    run.add_argument("--days", type=int, default=120)
+    run.add_argument("--out", type=Path, default=Path("out"))
+    run.add_argument("--endpoint-url")
+    run.add_argument("--seed", type=int, default=0)
+
+    explain = sub.add_parser("explain", help="one household's whole story from a run's output")
+    explain.add_argument("household_id")
+    explain.add_argument("--out", type=Path, default=Path("out"))
+
+    report = sub.add_parser("report", help="the campaign report from a run's output")
+    report.add_argument("--out", type=Path, default=Path("out"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(_COMMANDS[args.command](args))
+    except _USER_ERRORS as exc:
+        print(f"dispatch {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from infra.demo_town import make_town
+    from infra.pipeline import RunInputs
+
+    town = make_town(args.out / "input", households=args.households, days=args.days, seed=args.seed)
+    print(f"synthetic town: {args.households} households, {args.days} days, seed {args.seed} -> {args.out / 'input'}")
+    return _run_and_summarise(RunInputs(customers=town.customers, feed=town.rollout, responses=town.responses,
+                                        days=args.days, out=args.out, seed=args.seed))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from infra.pipeline import RunInputs
+
+    return _run_and_summarise(RunInputs(
+        customers=args.customers, feed=args.feed, responses=args.responses, config=args.config, offers=args.offers,
+        start=args.start, days=args.days, out=args.out, endpoint_url=args.endpoint_url, seed=args.seed))
+
+
+def _run_and_summarise(inputs: Any) -> int:
+    from infra.pipeline import run
+    from shared.report import write_report
+    from shared.report.table import render_table
+
+    result = run(inputs)
+    report = write_report(result.out)
+    print(f"run {result.start.isoformat()} .. {result.end.isoformat()} in {result.seconds:.1f} s: "
+          f"{result.messages} messages, {sum(result.invocations.values())} invocations")
+    print(f"contacts {result.counts['contacts']}, decisions {result.counts['decisions']}, "
+          f"rejected rows {result.counts['rejected']}, print batches {result.counts['print_batches'] // 2}, "
+          f"call lists {result.counts['call_lists']}, ambiguous claims {result.counts['ambiguous']}")
+    if any(result.dlq.values()):
+        print(f"dead-letter queues: {result.dlq}")
+    for error in result.errors[:5]:
+        print(f"handler error: {error}")
+    print(render_table(report))
+    print(f"output: {result.out.resolve()}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from infra.explain import explain
+
+    print(explain(args.out, args.household_id))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from shared.report import write_report
+    from shared.report.table import render_table
+
+    if not (args.out / "contact-history.jsonl").is_file():
+        raise FileNotFoundError(f"{args.out}: no run output here (contact-history.jsonl missing)")
+    print(render_table(write_report(args.out)))
+    print(f"written: {args.out / 'report.json'}, {args.out / 'report.html'}")
+    return 0
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from infra.explain import UnknownHousehold
+    from shared.config import ConfigError
+    from shared.inputs import InputFileError
+    from shared.offers import OffersError
+
+    return (InputFileError, ConfigError, OffersError, FileNotFoundError, UnknownHousehold)
+
+
+_COMMANDS = {"demo": _demo, "run": _run, "explain": _explain, "report": _report}
+_USER_ERRORS = _user_errors()
+
+if __name__ == "__main__":
+    sys.exit(main())

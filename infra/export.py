@@ -1,0 +1,115 @@
+"""Writing a run's output (contract section 3) from what the stack holds at the end of the run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from infra.provision import Stack
+from shared.aws import client
+from shared.stores.dynamo import scan_all
+
+CONTACT_KEYS = ["contact_id", "household_id", "customer_id", "target_group", "channel", "kind", "journey_id",
+                "cycle", "step", "offer_id", "at", "attempt", "cost_chf"]
+DECISION_KEYS = ["household_id", "customer_id", "channel", "at", "decision", "reason", "journey_id", "cycle", "step"]
+MADE = "sent"
+
+
+def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+            count += 1
+    return count
+
+
+def _live(item: dict[str, Any], now: datetime) -> bool:
+    """Honour TTL where the emulator does not expire items."""
+    return "expires_at" not in item or int(item["expires_at"]) > now.timestamp()
+
+
+def export_run(stack: Stack, out: Path, end: datetime, rejected: list[dict[str, Any]]) -> dict[str, int]:
+    out.mkdir(parents=True, exist_ok=True)
+    contacts_table = stack.refs["ContactsTable"]
+    items = [i for i in scan_all(contacts_table) if _live(i, end)]
+    contacts = sorted((i for i in items if i["sk"].startswith("contact#") and i.get("status") == MADE),
+                      key=lambda i: (i["at"], i["household_id"], i["sk"]))
+    decisions = sorted((i for i in items if i["sk"].startswith("decision#")),
+                       key=lambda i: (i["at"], i["household_id"], i["sk"]))
+    responses = sorted((i for i in items if i["sk"].startswith("response#")), key=lambda i: (i["at"], i["sk"]))
+    counts = {
+        "contacts": _jsonl(out / "contact-history.jsonl", ({k: c.get(k) for k in CONTACT_KEYS} for c in contacts)),
+        "decisions": _jsonl(out / "decisions.jsonl", ({k: d.get(k) for k in DECISION_KEYS} for d in decisions)),
+        "responses": _jsonl(out / "responses.jsonl", ({k: r.get(k) for k in
+                                                        ("at", "household_id", "customer_id", "type", "channel",
+                                                         "outcome")} for r in responses)),
+        "ambiguous": sum(1 for i in items if i["sk"].startswith("contact#") and i.get("status") == "ambiguous"),
+    }
+    counts["households"] = _households(stack, out)
+    counts["rejected"] = _rejected(out, rejected)
+    counts["print_batches"] = _download(stack.refs["PrintBucket"], "batches/", out / "print")
+    counts["call_lists"] = _download(stack.refs["CallListBucket"], "call-lists/", out / "call-lists")
+    return counts
+
+
+def _households(stack: Stack, out: Path) -> int:
+    journeys = {j["household_id"]: j for j in scan_all(stack.refs["JourneysTable"])}
+    rows = []
+    for h in sorted(scan_all(stack.refs["HouseholdsTable"]), key=lambda h: h["household_id"]):
+        journey = journeys.get(h["household_id"], {})
+        group = h.get("target_group")
+        rows.append({
+            "household_id": h["household_id"], "commune": h.get("commune"), "canton": h.get("canton"),
+            "postcode": h.get("postcode"), "connected_at": h.get("connected_at"),
+            "marketable_from": h.get("marketable_from"),
+            "target_group": None if group in (None, "none") else group,
+            "control_group": bool(h.get("control_group")), "offer_id": journey.get("offer_id"),
+            "journey_status": journey.get("status", "none"), "end_reason": journey.get("end_reason"),
+        })
+    return _jsonl(out / "households.jsonl", rows)
+
+
+def _rejected(out: Path, rows: list[dict[str, Any]]) -> int:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["source", "line", "reason", "raw"], lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: (r["source"], int(r["line"]))):
+        writer.writerow(row)
+    (out / "rejected.csv").write_text(text.getvalue(), encoding="utf-8")
+    return len(rows)
+
+
+def _download(bucket: str, prefix: str, target: Path) -> int:
+    target.mkdir(parents=True, exist_ok=True)
+    s3 = client("s3")
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(prefix):]
+            (target / name).write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            count += 1
+    return count
+
+
+def collect_rejected(stack: Stack, line_maps: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """Rejections written beside each drop, with drop line numbers turned back into the file's own."""
+    bucket = stack.refs["FeedBucket"]
+    s3 = client("s3")
+    rows: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rejected/"):
+        for obj in page.get("Contents", []):
+            drop_key = obj["Key"][len("rejected/"):]
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8")
+            for row in csv.DictReader(io.StringIO(body)):
+                lines = line_maps.get(drop_key)
+                drop_line = int(row["line"])
+                if lines is not None and 2 <= drop_line < 2 + len(lines):
+                    row["line"] = str(lines[drop_line - 2])
+                rows.append(dict(row))
+    return rows

@@ -1,0 +1,208 @@
+"""Provisioning: create on an AWS endpoint (moto, LocalStack) what `template.yaml` declares.
+
+The bus, tables, buckets, secret, queues with their dead-letter redrive, and every rule with its
+targets, resolved from the template's own intrinsics. Functions are not created: the local
+runtime plays Lambda's part and invokes their handlers in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.template import load_template
+
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class Stack:
+    name: str
+    region: str
+    parameters: dict[str, str]
+    template: dict[str, Any]
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    max_receive: dict[str, int] = field(default_factory=dict)
+    dlq_of: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate Ref, GetAtt, Sub and Join against what has been created."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(str(arg))
+            if key == "Fn::GetAtt":
+                return self.attrs[(arg[0], arg[1])]
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> str:
+        pseudo = {"AWS::StackName": self.name, "AWS::AccountId": ACCOUNT_ID, "AWS::Region": self.region,
+                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise KeyError(f"template: !Ref {name} names nothing created yet")
+
+    def _sub(self, arg: Any) -> str:
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(1)
+            if token in extra:
+                return str(self.resolve(extra[token]))
+            if "." in token:
+                logical, attribute = token.split(".", 1)
+                return self.attrs[(logical, attribute)]
+            return self._ref(token)
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def environment(self, variables: dict[str, Any]) -> dict[str, str]:
+        return {k: str(self.resolve(v)) for k, v in variables.items()}
+
+
+def default_parameters(template: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+
+
+def provision(stack_name: str, region: str, overrides: dict[str, str] | None = None,
+              template: dict[str, Any] | None = None) -> Stack:
+    template = template or load_template()
+    stack = Stack(stack_name, region, {**default_parameters(template), **(overrides or {})}, template)
+    resources = template["Resources"]
+    creators = {
+        "AWS::Events::EventBus": _bus, "AWS::DynamoDB::Table": _table, "AWS::S3::Bucket": _bucket,
+        "AWS::SecretsManager::Secret": _secret, "AWS::SQS::Queue": _queue, "AWS::Events::Rule": _rule,
+        "AWS::SES::EmailIdentity": _email_identity,
+    }
+    order = ["AWS::Events::EventBus", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret",
+             "AWS::SES::EmailIdentity", "AWS::SQS::Queue", "AWS::Events::Rule"]
+    for kind in order:
+        pending = [(lid, r) for lid, r in resources.items() if r.get("Type") == kind]
+        for _ in range(len(pending) + 1):  # queues may reference their DLQ: create in dependency order
+            waiting = []
+            for logical_id, resource in pending:
+                try:
+                    creators[kind](stack, logical_id, resource.get("Properties", {}))
+                except KeyError:
+                    waiting.append((logical_id, resource))
+            if not waiting:
+                break
+            pending = waiting
+        else:
+            raise RuntimeError(f"template: cannot resolve references of {[lid for lid, _ in pending]}")
+    return stack
+
+
+def _client(service: str) -> Any:
+    from shared.aws import client
+
+    return client(service)
+
+
+def _bus(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = stack.resolve(props.get("Name", f"{stack.name}-{logical_id}"))
+    arn = _client("events").create_event_bus(Name=name)["EventBusArn"]
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Name")] = name
+    stack.attrs[(logical_id, "Arn")] = arn
+
+
+def _table(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = f"{stack.name}-{logical_id}"
+    args: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    ddb = _client("dynamodb")
+    arn = ddb.create_table(**args)["TableDescription"]["TableArn"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Arn")] = arn
+
+
+def _bucket(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = str(stack.resolve(props.get("BucketName", f"{stack.name}-{logical_id}".lower())))
+    s3 = _client("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": stack.region})
+    if "BucketEncryption" in props:
+        rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                 for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    # EventBridge notifications are not switched on here: the runtime announces each drop itself, stamped
+    # with the simulated clock (an emulator would stamp its wall clock on them).
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+
+def _secret(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    import secrets
+
+    length = int(props.get("GenerateSecretString", {}).get("PasswordLength", 32))
+    arn = _client("secretsmanager").create_secret(
+        Name=f"{stack.name}-{logical_id}", SecretString=secrets.token_urlsafe(length))["ARN"]
+    stack.refs[logical_id] = arn
+
+
+def _email_identity(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    identity = str(stack.resolve(props["EmailIdentity"]))
+    _client("sesv2").create_email_identity(EmailIdentity=identity)
+    stack.refs[logical_id] = identity
+
+
+def _queue(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    attributes: dict[str, str] = {}
+    if "VisibilityTimeout" in props:
+        attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+    if "MessageRetentionPeriod" in props:
+        attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
+    redrive = props.get("RedrivePolicy")
+    if redrive:
+        target = stack.resolve(redrive["deadLetterTargetArn"])  # KeyError until the DLQ exists
+        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": target,
+                                                  "maxReceiveCount": int(redrive["maxReceiveCount"])})
+        stack.max_receive[logical_id] = int(redrive["maxReceiveCount"])
+        stack.dlq_of[logical_id] = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    sqs = _client("sqs")
+    url = sqs.create_queue(QueueName=f"{stack.name}-{logical_id}", Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.refs[logical_id] = url
+    stack.queue_urls[logical_id] = url
+    stack.attrs[(logical_id, "Arn")] = arn
+    stack.attrs[(logical_id, "QueueName")] = f"{stack.name}-{logical_id}"
+
+
+def _rule(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    bus = stack.resolve(props["EventBusName"]) if "EventBusName" in props else "default"
+    pattern = stack.resolve(props["EventPattern"])
+    events = _client("events")
+    name = f"{stack.name}-{logical_id}"[:64]
+    arn = events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")["RuleArn"]
+    targets = [{"Id": t["Id"], "Arn": stack.resolve(t["Arn"])} for t in props.get("Targets", [])]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Arn")] = arn

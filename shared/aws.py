@@ -1,0 +1,55 @@
+"""boto3 clients, created on first use and shared by every handler in the process.
+
+The endpoint comes from the environment (`AWS_ENDPOINT_URL`), so the same code talks to AWS,
+moto or LocalStack unchanged; the cache is keyed on it because the local runtime may point a
+process at a new endpoint between runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_hooks: list[Callable[[Any], None]] = []
+
+
+def client(service: str) -> Any:
+    key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        if key not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
+            created = boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+            for hook in _hooks:
+                hook(created)
+            _clients[key] = created
+        return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget every client (the local runtime calls this when it switches endpoints)."""
+    with _lock:
+        _clients.clear()
+
+
+def add_client_hook(hook: Callable[[Any], None]) -> None:
+    """Run `hook` on every client created from now on (request counting, fault injection)."""
+    with _lock:
+        _hooks.append(hook)
+        _clients.clear()
+
+
+def remove_client_hook(hook: Callable[[Any], None]) -> None:
+    with _lock:
+        if hook in _hooks:
+            _hooks.remove(hook)
+        _clients.clear()

@@ -1,0 +1,301 @@
+"""One requested contact, from request to claim: context, the contact gate, one atomic write, delivery.
+
+Every channel function runs this; a channel says only what is special about it (when its contact
+counts as made, what else is written with the claim, how it is delivered). At most once: the claim
+is written before anything leaves, in the same transaction as the cap check and the journey's
+move, and a step whose claim exists is never sent again — an unfinished one is reported instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.campaign import Campaign
+from shared.domain.caps import prune
+from shared.domain.gate import Person, Place, Request, Verdict, consent_and_law, contact_gate, print_kind
+from shared.domain.journey import next_position
+from shared.events import ContactRequested
+from shared.settings import Settings
+from shared.stores import journeys as journey_store
+from shared.stores.dynamo import batch_get
+from shared.stores.journeys import Journey
+from shared.stores.ledger import (
+    Pressure,
+    TransactionCancelled,
+    claim_put,
+    plain_put,
+    pressure_update,
+    put_item,
+    transact,
+    update_claim,
+)
+from shared.stores.records import PRESSURE_SK, contact_id, contact_sk, decision_sk, expires_at
+
+MAX_CONFLICT_RETRIES = 6
+# A claim younger than this may still be on its way out in another invocation; older, it is ambiguous.
+CLAIM_LEASE_SECONDS = float(os.environ.get("CLAIM_LEASE_SECONDS", "900"))
+Part = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Context:
+    household: dict[str, Any] | None
+    customer: dict[str, Any] | None
+    suppressed: frozenset[str]
+    pressure: Pressure
+    journey: Journey | None
+    claim: dict[str, Any] | None
+
+
+class ClaimInFlight(Exception):
+    """Another invocation holds a fresh claim on this step: try the message again later."""
+
+
+class DeliveryRejected(Exception):
+    """The provider refused the message for good (bad address, blocked number): not a retry case."""
+
+
+class Channel(Protocol):
+    name: str
+    claim_status: str
+    checks_timing: bool  # False: only consent and law now; windows and caps when the contact is made
+
+    def contact_time(self, now: datetime, campaign: Campaign, not_before: datetime | None) -> datetime: ...
+
+    def extra_parts(self, req: ContactRequested, ctx: Context, claim: dict[str, Any],
+                    campaign: Campaign) -> list[Part]: ...
+
+    def deliver(self, req: ContactRequested, ctx: Context, claim: dict[str, Any],
+                campaign: Campaign) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class Outcome:
+    action: str
+    reason: str
+    claim: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_context(s: Settings, req: ContactRequested, sk: str) -> Context:
+    """Everything the gate needs, in one BatchGetItem across the tables."""
+    subjects = [{"subject": f"household#{req.household_id}"}]
+    if req.customer_id:
+        subjects.append({"subject": f"customer#{req.customer_id}"})
+    keys: dict[str, list[dict[str, Any]]] = {
+        s.households_table: [{"household_id": req.household_id}],
+        s.suppression_table: subjects,
+        s.contacts_table: [{"household_id": req.household_id, "sk": PRESSURE_SK},
+                           {"household_id": req.household_id, "sk": sk}],
+        s.journeys_table: [{"household_id": req.household_id}],
+    }
+    if req.customer_id:
+        keys[s.customers_table] = [{"household_id": req.household_id, "customer_id": req.customer_id}]
+    found = batch_get(keys)
+    contacts = {i["sk"]: i for i in found[s.contacts_table]}
+    journeys = found[s.journeys_table]
+    return Context(
+        household=next(iter(found[s.households_table]), None),
+        customer=next(iter(found.get(s.customers_table, [])), None),
+        suppressed=frozenset(c for i in found[s.suppression_table] for c in i.get("channels", [])),
+        pressure=Pressure.from_item(req.household_id, contacts.get(PRESSURE_SK)),
+        journey=Journey.from_item(journeys[0]) if journeys else None,
+        claim=contacts.get(sk),
+    )
+
+
+def person_of(customer: dict[str, Any] | None) -> Person | None:
+    if customer is None:
+        return None
+    return Person(
+        customer_id=customer["customer_id"],
+        has_internet=bool(customer.get("has_internet")),
+        has_mobile=bool(customer.get("has_mobile")),
+        email=customer.get("email"),
+        mobile=customer.get("mobile"),
+        phone_listing=customer.get("phone_listing", "unlisted"),
+        email_consent=bool(customer.get("email_consent")),
+        sms_consent=bool(customer.get("sms_consent")),
+        call_consent=bool(customer.get("call_consent")),
+        do_not_call=bool(customer.get("do_not_call")),
+        do_not_mail=bool(customer.get("do_not_mail")),
+    )
+
+
+def place_of(household: dict[str, Any]) -> Place:
+    from datetime import date
+
+    return Place(
+        household_id=household["household_id"],
+        marketable_from=date.fromisoformat(household["marketable_from"]),
+        canton=household["canton"],
+        no_ads_sticker=bool(household.get("no_ads_sticker")),
+    )
+
+
+def decision_item(s: Settings, campaign: Campaign, req: ContactRequested, at: datetime, decision: str,
+                  reason: str, salt: str) -> dict[str, Any]:
+    return {
+        "household_id": req.household_id,
+        "sk": decision_sk(at, salt),
+        "customer_id": req.customer_id,
+        "channel": req.channel,
+        "at": at.astimezone(campaign.tz).isoformat(),
+        "decision": decision,
+        "reason": reason,
+        "journey_id": req.journey_id,
+        "cycle": req.cycle,
+        "step": req.step,
+        "expires_at": expires_at(at, campaign.config.retention_days),
+    }
+
+
+def handle_request(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime,
+                   channel: Channel) -> Outcome:
+    """Gate one requested step and write its outcome; retried on a lost race for the pressure item."""
+    sk = contact_sk(req.journey_id, req.cycle, req.step, req.attempt)
+    not_before: datetime | None = None
+    for _ in range(MAX_CONFLICT_RETRIES):
+        ctx = load_context(s, req, sk)
+        stale = _stale(s, campaign, req, ctx, sk, now)
+        if stale is not None:
+            return stale
+        at = channel.contact_time(now, campaign, not_before)
+        verdict = _gate(campaign, req, ctx, at, channel.checks_timing)
+        try:
+            return _commit(s, campaign, req, ctx, sk, now, at, verdict, channel)
+        except TransactionCancelled as exc:
+            outcome, not_before = _after_conflict(exc.reasons, at, verdict, not_before)
+            if outcome is not None:
+                return outcome
+    raise RuntimeError(f"contact for household step {sk} kept losing races; retried {MAX_CONFLICT_RETRIES} times")
+
+
+def _gate(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime, timing: bool = True) -> Verdict:
+    assert ctx.household is not None and ctx.journey is not None
+    request = Request(
+        channel=req.channel,
+        target_group=req.target_group,
+        person=person_of(ctx.customer),
+        place=place_of(ctx.household),
+        suppressed=ctx.suppressed,
+        history=ctx.pressure.history,
+        at=at,
+        journey_over=ctx.journey.status != "live",
+    )
+    policy = campaign.gate_policy()
+    if timing:
+        return contact_gate(request, policy)
+    refusal = consent_and_law(request, policy)
+    kind = print_kind(req.target_group, request.person) if req.channel == "print" else None
+    return Verdict("skip", refusal) if refusal else Verdict("send", "passed consent and law", kind=kind)
+
+
+def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, sk: str,
+           now: datetime) -> Outcome | None:
+    """A request the journey has moved past: a duplicate, or the trace of a crash to report."""
+    journey = ctx.journey
+    if ctx.household is None or journey is None:
+        return Outcome("skip", "unknown household or journey")
+    if ctx.claim is not None and ctx.claim.get("status") == "claimed":
+        if time.time() - float(ctx.claim.get("claimed_epoch", 0)) < _lease_seconds():
+            raise ClaimInFlight(f"step {sk} is claimed by an invocation that may still be sending")
+        update_claim(s.contacts_table, req.household_id, sk, status="ambiguous")
+        item = decision_item(s, campaign, req, now, "skipped",
+                             "ambiguous claim: claimed but not confirmed sent; never resent", sk + "#ambiguous")
+        put_item(s.contacts_table, item)
+        return Outcome("skip", "ambiguous claim", claim=ctx.claim)
+    if journey.status != "live":
+        return Outcome("skip", f"journey {journey.status}: {journey.end_reason}")
+    if (journey.cycle, journey.step) != (req.cycle, req.step) or ctx.claim is not None:
+        return Outcome("duplicate", "step already handled")
+    return None
+
+
+def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, now: datetime,
+            at: datetime, verdict: Verdict, channel: Channel) -> Outcome:
+    assert ctx.journey is not None
+    journey_cfg = campaign.config.journeys[req.target_group]
+    if verdict.action == "defer":
+        assert verdict.until is not None
+        move = journey_store.defer_update(s.journeys_table, req.household_id, req.cycle, req.step, verdict.until)
+        reason = f"{verdict.reason}; due again {verdict.until.astimezone(campaign.tz).isoformat()}"
+        decision = decision_item(s, campaign, req, now, "deferred", reason, f"{sk}#{now.isoformat()}")
+        transact([("Update", move), ("Put", plain_put(s.contacts_table, decision))])
+        return Outcome("defer", verdict.reason)
+    nxt = next_position(journey_cfg, ctx.journey.position, campaign.tz)
+    advance = journey_store.advance_update(s.journeys_table, req.household_id, req.cycle, req.step, nxt)
+    if verdict.action == "skip":
+        decision = decision_item(s, campaign, req, now, "skipped", verdict.reason, sk + "#skip")
+        transact([("Update", advance), ("Put", plain_put(s.contacts_table, decision))])
+        return Outcome("skip", verdict.reason)
+    claim = _claim(campaign, req, ctx, sk, at, verdict, channel.claim_status)
+    parts: list[Part] = [("Put", claim_put(s.contacts_table, claim)), ("Update", advance)]
+    if channel.checks_timing:
+        history = prune([*ctx.pressure.history, (req.channel, at)], now, campaign.gate_policy().caps)
+        parts.append(("Update", pressure_update(s.contacts_table, ctx.pressure, history)))
+    parts += channel.extra_parts(req, ctx, claim, campaign)
+    transact(parts)
+    return _deliver(s, campaign, req, ctx, claim, channel)
+
+
+def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, claim: dict[str, Any],
+             channel: Channel) -> Outcome:
+    try:
+        sent = channel.deliver(req, ctx, claim, campaign)
+    except DeliveryRejected as exc:
+        update_claim(s.contacts_table, req.household_id, claim["sk"], status="failed", failure=str(exc))
+        return Outcome("skip", f"provider rejected: {exc}", claim=claim)
+    if sent is not None:
+        update_claim(s.contacts_table, req.household_id, claim["sk"], status="sent", **sent)
+    return Outcome("send", "sent" if sent is not None else channel.claim_status, claim=claim)
+
+
+def _after_conflict(reasons: Sequence[str], at: datetime, verdict: Verdict,
+                    not_before: datetime | None) -> tuple[Outcome | None, datetime | None]:
+    """Which part lost: the claim (a duplicate), the journey (moved on), or a retryable race."""
+    if verdict.action == "send" and reasons and reasons[0] == "ConditionalCheckFailed":
+        return Outcome("duplicate", "step already claimed"), not_before
+    failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+    if verdict.action == "send" and any(i >= 3 for i in failed):
+        from datetime import timedelta
+
+        return None, at + timedelta(minutes=1)  # the channel's own condition (a closed batch): go later
+    return None, not_before
+
+
+def _claim(campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, at: datetime, verdict: Verdict,
+           status: str) -> dict[str, Any]:
+    kind = verdict.kind
+    costs = campaign.config.unit_cost_chf
+    cost = {"email": costs.email, "sms": costs.sms, "call": costs.call}.get(req.channel)
+    if req.channel == "print":
+        cost = costs.print_personalised if kind == "personalised" else costs.print_partially_addressed
+    return {
+        "household_id": req.household_id,
+        "sk": sk,
+        "contact_id": contact_id(req.household_id, sk),
+        "customer_id": None if kind == "partially_addressed" else req.customer_id,
+        "target_group": req.target_group,
+        "channel": req.channel,
+        "kind": kind,
+        "journey_id": req.journey_id,
+        "cycle": req.cycle,
+        "step": req.step,
+        "attempt": req.attempt,
+        "offer_id": req.offer_id,
+        "at": at.astimezone(campaign.tz).isoformat(),
+        "status": status,
+        "cost_chf": cost,
+        "expires_at": expires_at(at, campaign.config.retention_days),
+        "claimed_epoch": time.time(),
+    }
+
+
+def _lease_seconds() -> float:
+    return float(os.environ.get("CLAIM_LEASE_SECONDS", str(CLAIM_LEASE_SECONDS)))

@@ -1,0 +1,88 @@
+"""What every Lambda handler needs, written once: the event envelope, the SQS batch loop with
+partial batch responses, scheduled tasks, and a logger that never sees personal data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shared.stores.records import parse_time
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An EventBridge event as delivered through SQS: its name, its time ("now") and its detail."""
+
+    source: str
+    detail_type: str
+    time: datetime
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, body: str) -> Envelope:
+        event = json.loads(body)
+        return cls(
+            source=event["source"],
+            detail_type=event["detail-type"],
+            time=parse_time(event["time"]),
+            detail=event.get("detail") or {},
+        )
+
+
+def logger_for(service: str) -> Logger:
+    return Logger(service=service, log_uncaught_exceptions=True)
+
+
+def lambda_handler(
+    service: str,
+    on_event: Callable[[Envelope], None] | None = None,
+    tasks: Mapping[str, Callable[[datetime], Any]] | None = None,
+) -> LambdaHandler:
+    """A handler for SQS batches of bus events, for scheduled tasks, or both (routed by shape)."""
+    logger = logger_for(service)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "Records" in event:
+            if on_event is None:
+                raise ValueError(f"{service} does not consume queue messages")
+            return _process_batch(event, context, on_event, logger)
+        task = str(event.get("task", ""))
+        if tasks is None or task not in tasks:
+            raise ValueError(f"{service}: unknown scheduled task {task!r}")
+        now = parse_time(str(event["scheduled_time"]))
+        logger.info("scheduled task", extra={"task": task, "scheduled_time": now.isoformat()})
+        result = tasks[task](now)
+        return {"task": task, "result": result}
+
+    return handler
+
+
+def _process_batch(
+    event: dict[str, Any], context: Any, on_event: Callable[[Envelope], None], logger: Logger
+) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def record_handler(record: SQSRecord) -> None:
+        envelope = Envelope.from_body(record.body)
+        logger.debug("event", extra={"detail_type": envelope.detail_type, "message_id": record.message_id})
+        try:
+            on_event(envelope)
+        except Exception as exc:
+            # The type and our own message only: a provider's message could quote an address.
+            logger.warning("record failed", extra={"detail_type": envelope.detail_type,
+                                                   "message_id": record.message_id, "error": type(exc).__name__},
+                           exc_info=logger.log_level <= 10)  # tracebacks only when debugging
+            raise
+
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    return dict(response)

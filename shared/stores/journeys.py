@@ -1,0 +1,214 @@
+"""Journeys in DynamoDB: one item per household, a sparse `due` index for steps waiting to go out.
+
+A journey waits in the index (due_shard, due_at) while its next step is `ready`; the tick marks
+it `requested` and pushes its due_at to a re-check time, so a request lost on the way is asked
+for again while the step's claim keeps it from ever going out twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.aws import client
+from shared.domain.journey import Position
+from shared.stores.dynamo import from_item, to_item, to_value
+from shared.stores.records import due_shard, due_shards, parse_time, utc_key
+
+RECHECK_AFTER = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Journey:
+    household_id: str
+    journey_id: str
+    status: str
+    target_group: str
+    offer_id: str
+    customer_id: str | None
+    cycle: int
+    step: int
+    cycle_started_at: datetime
+    due_at: datetime
+    state: str
+    end_reason: str | None = None
+
+    @property
+    def position(self) -> Position:
+        return Position(self.cycle, self.step, self.cycle_started_at, self.due_at)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Journey:
+        return cls(
+            household_id=item["household_id"],
+            journey_id=item["journey_id"],
+            status=item["status"],
+            target_group=item["target_group"],
+            offer_id=item["offer_id"],
+            customer_id=item.get("customer_id"),
+            cycle=int(item["cycle"]),
+            step=int(item["step"]),
+            cycle_started_at=parse_time(item["cycle_started_at"]),
+            due_at=parse_time(item["due_at"]),
+            state=item.get("state", "ready"),
+            end_reason=item.get("end_reason"),
+        )
+
+
+def new_journey_item(journey: Journey, started_at: datetime) -> dict[str, Any]:
+    return {
+        "household_id": journey.household_id,
+        "journey_id": journey.journey_id,
+        "status": "live",
+        "target_group": journey.target_group,
+        "offer_id": journey.offer_id,
+        "customer_id": journey.customer_id,
+        "cycle": journey.cycle,
+        "step": journey.step,
+        "cycle_started_at": journey.cycle_started_at.isoformat(),
+        "due_at": utc_key(journey.due_at),
+        "due_shard": due_shard(journey.household_id),
+        "state": "ready",
+        "started_at": started_at.isoformat(),
+    }
+
+
+def start_journey(table: str, journey: Journey, started_at: datetime) -> bool:
+    """Create the household's only journey; False when it already has one (re-sent feed rows)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client("dynamodb").put_item(
+            TableName=table,
+            Item=to_item(new_journey_item(journey, started_at)),
+            ConditionExpression="attribute_not_exists(household_id)",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def due_journeys(table: str, now: datetime) -> tuple[list[Journey], datetime | None]:
+    """Every journey due by `now` in household order, and the earliest due_at after `now`.
+
+    One ascending Query per shard of the due index reads the due items and, in the same page,
+    the first one that is not due yet: the tick learns when it next has work at no extra cost.
+    """
+    due: list[Journey] = []
+    upcoming: list[str] = []
+    ddb = client("dynamodb")
+    for shard in range(due_shards()):
+        args: dict[str, Any] = {
+            "TableName": table, "IndexName": "due", "KeyConditionExpression": "due_shard = :s",
+            "ExpressionAttributeValues": {":s": {"S": str(shard)}}, "ScanIndexForward": True, "Limit": 4,
+        }
+        while True:
+            response = ddb.query(**args)
+            items = [from_item(i) for i in response.get("Items", [])]
+            later = [i["due_at"] for i in items if i["due_at"] > utc_key(now)]
+            due += [Journey.from_item(i) for i in items if i["due_at"] <= utc_key(now) and i.get("status") == "live"]
+            if later or "LastEvaluatedKey" not in response:
+                upcoming += later[:1]
+                break
+            args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return sorted(due, key=lambda j: (j.due_at, j.household_id)), (parse_time(min(upcoming)) if upcoming else None)
+
+
+def mark_requested(table: str, journey: Journey, now: datetime) -> bool:
+    """Claim the tick's right to request this step (False when another tick or a channel moved it)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client("dynamodb").update_item(
+            TableName=table,
+            Key=to_item({"household_id": journey.household_id}),
+            UpdateExpression="SET #state = :requested, due_at = :recheck, requested_at = :now",
+            ConditionExpression="#status = :live AND #cycle = :cycle AND #step = :step AND due_at = :due",
+            ExpressionAttributeNames={"#state": "state", "#status": "status", "#cycle": "cycle", "#step": "step"},
+            ExpressionAttributeValues={
+                ":requested": to_value("requested"),
+                ":recheck": to_value(utc_key(now + RECHECK_AFTER)),
+                ":now": to_value(now.isoformat()),
+                ":live": to_value("live"),
+                ":cycle": to_value(journey.cycle),
+                ":step": to_value(journey.step),
+                ":due": to_value(utc_key(journey.due_at)),
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _at_step(table: str, household_id: str, cycle: int, step: int) -> dict[str, Any]:
+    """Transaction parts share this condition: the journey is live and still at this step."""
+    return {
+        "TableName": table,
+        "Key": to_item({"household_id": household_id}),
+        "ConditionExpression": "#status = :live AND #cycle = :cycle AND #step = :step",
+    }
+
+
+def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Position | None,
+                   reason_done: str = "all cycles done") -> dict[str, Any]:
+    """The Update of a transaction that moves the journey past (cycle, step)."""
+    update = _at_step(table, household_id, cycle, step)
+    names = {"#status": "status", "#cycle": "cycle", "#step": "step", "#state": "state"}
+    values: dict[str, Any] = {":live": "live", ":cycle": cycle, ":step": step}
+    if nxt is None:
+        update["UpdateExpression"] = "SET #status = :done, end_reason = :why REMOVE due_shard, #state"
+        values |= {":done": "completed", ":why": reason_done}
+    else:
+        update["UpdateExpression"] = (
+            "SET #cycle = :ncycle, #step = :nstep, cycle_started_at = :nstart, due_at = :ndue, "
+            "due_shard = :shard, #state = :ready"
+        )
+        values |= {":ncycle": nxt.cycle, ":nstep": nxt.step, ":nstart": nxt.cycle_started_at.isoformat(),
+                   ":ndue": utc_key(nxt.due_at), ":shard": due_shard(household_id), ":ready": "ready"}
+    update["ExpressionAttributeNames"] = names
+    update["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
+    return update
+
+
+def defer_update(table: str, household_id: str, cycle: int, step: int, until: datetime) -> dict[str, Any]:
+    """The Update of a transaction that puts the same step back in the index, due at `until`."""
+    update = _at_step(table, household_id, cycle, step)
+    update["UpdateExpression"] = "SET due_at = :until, due_shard = :shard, #state = :ready"
+    update["ExpressionAttributeNames"] = {"#status": "status", "#cycle": "cycle", "#step": "step", "#state": "state"}
+    update["ExpressionAttributeValues"] = {
+        k: to_value(v)
+        for k, v in {":live": "live", ":cycle": cycle, ":step": step, ":until": utc_key(until),
+                     ":shard": due_shard(household_id), ":ready": "ready"}.items()
+    }
+    return update
+
+
+def end_journey(table: str, household_id: str, reason: str, at: datetime) -> bool:
+    """Stop a live journey for good (order, objection); False when none is live."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client("dynamodb").update_item(
+            TableName=table,
+            Key=to_item({"household_id": household_id}),
+            UpdateExpression="SET #status = :ended, end_reason = :why, ended_at = :at REMOVE due_shard, #state",
+            ConditionExpression="#status = :live",
+            ExpressionAttributeNames={"#status": "status", "#state": "state"},
+            ExpressionAttributeValues={k: to_value(v) for k, v in {
+                ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":live": "live"}.items()},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def get_journey(table: str, household_id: str) -> Journey | None:
+    item = client("dynamodb").get_item(TableName=table, Key=to_item({"household_id": household_id})).get("Item")
+    return Journey.from_item(from_item(item)) if item else None

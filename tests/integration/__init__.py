@@ -1,0 +1,1 @@
+"""Integration tests: functions and adapters against moto."""
