@@ -85,6 +85,8 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
     for item in pending:
         if len(rows) >= campaign.config.calls.per_day:
             break
+        if item.get("not_before_day", "") > local.date().isoformat():
+            continue  # deferred by the gate to a later day: nothing new to say today
         req = ContactRequested.model_validate_json(item["detail"])
         who = req.customer_id or req.household_id
         if who in people:
@@ -117,7 +119,13 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
         _drop(s, item)
         return None
     if verdict.action == "defer":
-        _decide(s, campaign, req, now, "deferred", f"call list: {verdict.reason}")
+        assert verdict.until is not None
+        until = verdict.until.astimezone(campaign.tz)
+        _decide(s, campaign, req, now, "deferred", f"call list: {verdict.reason}; listed again from {until.date()}")
+        client("dynamodb").update_item(
+            TableName=s.calls_table, Key=to_item({"queue": PENDING, "request_id": item["request_id"]}),
+            UpdateExpression="SET not_before_day = :d",
+            ExpressionAttributeValues={":d": {"S": until.date().isoformat()}})
         return None
     history = prune([*ctx.pressure.history, ("call", now)], now, policy.caps)
     local = now.astimezone(campaign.tz)

@@ -89,7 +89,8 @@ def household_item(row: FeedRow) -> dict[str, Any]:
 
 
 def _feed_chunk(s: Settings, rows: list[FeedRow], now: datetime, publisher: Publisher) -> int:
-    batch_put(s.households_table, (household_item(r) for r in rows))
+    latest = {r.household_id: r for r in rows}  # a row re-sent within one drop: the later one holds
+    batch_put(s.households_table, (household_item(r) for r in latest.values()))
     publisher.publish([
         Outgoing(
             HouseholdConnected(
@@ -103,7 +104,7 @@ def _feed_chunk(s: Settings, rows: list[FeedRow], now: datetime, publisher: Publ
             ),
             now,
         )
-        for r in rows
+        for r in latest.values()
     ])
     return len(rows)
 

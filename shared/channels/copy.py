@@ -43,15 +43,6 @@ _SMS_SPEED = {
     "en": "Up to {speed} available.",
 }
 
-# GSM 03.38: the default alphabet (one septet each) and its extension table (two septets each).
-_GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
-_GSM7_SEGMENT = 160
-_UCS2_SEGMENT = 70
-
 
 @dataclass(frozen=True)
 class RenderedEmail:
@@ -197,25 +188,11 @@ def render_email(
     return RenderedEmail(subject=str(context["headline"]), html=html, text=text, language=lang)
 
 
-def _gsm7_septets(text: str) -> int | None:
-    """Septets the text needs in GSM-7, or None when it needs UCS-2."""
-    total = 0
-    for char in text:
-        if char in _GSM7_BASIC:
-            total += 1
-        elif char in _GSM7_EXTENSION:
-            total += 2
-        else:
-            return None
-    return total
-
-
 def fits_one_segment(text: str) -> bool:
-    """Whether the text fits one SMS: 160 GSM-7 septets, else 70 UCS-2 code units."""
-    septets = _gsm7_septets(text)
-    if septets is not None:
-        return septets <= _GSM7_SEGMENT
-    return len(text.encode("utf-16-le")) // 2 <= _UCS2_SEGMENT
+    """Whether the text fits one SMS (160 GSM-7 septets, else 70 UCS-2 code units)."""
+    from shared.domain.sms_text import measure
+
+    return measure(text).segments == 1
 
 
 def _sentence(text: str) -> str:

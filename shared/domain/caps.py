@@ -133,3 +133,16 @@ def prune(
     horizon = _utc(now) - policy.longest_span
     kept = [(channel, at) for channel, at in history if _utc(at) > horizon]
     return sorted(kept, key=lambda contact: (_utc(contact[1]), contact[0]))
+
+
+def blocking_caps(history: Sequence[Contact], channel: str, at: datetime, policy: CapPolicy) -> list[str]:
+    """The caps a contact at `at` would break, in words for a decision's reason."""
+    unlimited = Cap(max=len(history) + 1, days=1)
+    found = []
+    for cap, own in policy.caps_for(channel):
+        alone = CapPolicy(per_channel={channel: cap}, all_channels=unlimited) if own else \
+            CapPolicy(per_channel={}, all_channels=cap)
+        if not allowed(history, channel, at, alone):
+            scope = channel if own else "all channels"
+            found.append(f"{scope}: at most {cap.max} in {cap.days} days")
+    return found

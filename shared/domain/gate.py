@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from shared.domain.caps import CapPolicy, allowed, earliest_allowed
+from shared.domain.caps import CapPolicy, allowed, blocking_caps, earliest_allowed
 from shared.domain.journey import marketable_start
 from shared.domain.windows import ContactWindow, is_open, next_opening
 
@@ -132,7 +132,8 @@ def timing(request: Request, policy: GatePolicy) -> Verdict | None:
         until = earliest_allowed(request.history, request.channel, request.at, policy.caps)
         if window is not None:
             until = next_opening(window, until, canton, policy.tz)
-        return Verdict("defer", f"contact pressure cap on {request.channel}", until=until)
+        caps = "; ".join(blocking_caps(request.history, request.channel, request.at, policy.caps))
+        return Verdict("defer", f"contact pressure cap ({caps})", until=until)
     return None
 
 

@@ -1,0 +1,88 @@
+"""Ingest against moto: feed and CRM drops in the feed bucket become households, customers,
+HouseholdConnected events and a rejected-rows file beside the drop."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from functions.ingest.handler import handler
+from shared.aws import client
+from tests.integration import helpers as h
+
+FEED_HEADER = ("household_id,street,house_number,postcode,locality,commune,canton,connected_at,marketable_from,"
+               "max_down_mbps,no_ads_sticker\n")
+CRM_HEADER = ("customer_id,household_id,first_name,last_name,language,email,mobile,phone_listing,has_internet,"
+              "internet_down_mbps,has_mobile,email_consent,sms_consent,call_consent,do_not_call,do_not_mail\n")
+NOW = h.local(h.MONDAY, 9)
+
+
+def _drop(key: str, text: str) -> dict:
+    s = h.cfg()
+    client("s3").put_object(Bucket=s.feed_bucket, Key=key, Body=text.encode("utf-8"))
+    return h.invoke(handler, h.s3_drop_event(s.feed_bucket, key, NOW))
+
+
+def test_feed_with_good_and_bad_rows_upserts_good_households_and_rejects_bad_ones(stack) -> None:
+    # Given a feed with two good rows, a bad postcode (line 3) and a naive connected_at (line 5)
+    feed = FEED_HEADER + (
+        "H-1,Bahnhofstrasse,1,8001,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,2026-06-10,10000,false\n"
+        "H-2,Seestrasse,12a,800,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,2026-06-10,10000,false\n"
+        "H-3,Rue du Lac,3,1003,Lausanne,Lausanne,VD,2026-06-01T11:00:00Z,2026-06-12,1000,true\n"
+        "H-4,Via Nassa,5,6900,Lugano,Lugano,TI,2026-06-01T10:00:00,2026-06-10,1000,false\n"
+    )
+    tap = h.BusTap(stack)
+    # When the drop notification reaches the ingest function
+    h.no_failures(_drop("feed/2026-06-08.csv", feed))
+    # Then the good rows are households ...
+    hh1, hh3 = h.household("H-1"), h.household("H-3")
+    assert hh1 is not None and hh3 is not None
+    assert (hh1["postcode"], hh1["canton"], hh1["marketable_from"], hh1["max_down_mbps"]) == ("8001", "ZH",
+                                                                                               "2026-06-10", 10000)
+    assert hh3["no_ads_sticker"] is True
+    assert h.household("H-2") is None and h.household("H-4") is None
+    # ... announced once each as HouseholdConnected (and they reach the segmenter's queue)
+    connected = tap.events("HouseholdConnected")
+    assert sorted(e["detail"]["household_id"] for e in connected) == ["H-1", "H-3"]
+    assert all(e["source"] == "channel-dispatch" for e in connected)
+    assert sorted(b["detail"]["household_id"] for b in h.queue_bodies(stack, "SegmenterQueue")) == ["H-1", "H-3"]
+    # ... and the bad rows are listed beside the drop with their line numbers and reasons
+    rejected = list(csv.DictReader(io.StringIO(
+        h.s3_get(h.cfg().feed_bucket, "rejected/feed/2026-06-08.csv").decode("utf-8"))))
+    assert [(r["source"], r["line"]) for r in rejected] == [("feed", "3"), ("feed", "5")]
+    assert "postcode" in rejected[0]["reason"] and "'800'" in rejected[0]["reason"]
+    assert "connected_at" in rejected[1]["reason"] and "offset" in rejected[1]["reason"]
+    assert rejected[0]["raw"].startswith("H-2,")
+
+
+def test_a_clean_feed_writes_no_rejected_file(stack) -> None:
+    feed = FEED_HEADER + "H-1,Bahnhofstrasse,1,8001,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,2026-06-10,1000,false\n"
+    h.no_failures(_drop("feed/clean.csv", feed))
+    assert h.household("H-1") is not None
+    assert h.s3_keys(h.cfg().feed_bucket, "rejected/") == []
+
+
+def test_crm_drop_loads_customers_and_rejects_a_duplicate_customer_id(stack) -> None:
+    # Given a CRM extract whose fourth line repeats the customer id of the second
+    crm = CRM_HEADER + (
+        "C-1,H-1,Anna,Muster,de,anna@example.ch,079 123 45 67,listed,true,100,true,true,true,false,false,false\n"
+        "C-2,H-2,Luca,Rossi,it,,+41 78 765 43 21,starred,false,,true,false,true,false,false,false\n"
+        "C-1,H-3,Marie,Dupont,fr,marie@example.ch,,unlisted,false,,false,false,false,false,false,false\n"
+    )
+    tap = h.BusTap(stack)
+    # When it is dropped under crm/
+    h.no_failures(_drop("crm/extract.csv", crm))
+    # Then the customers are in the customers table, phone numbers in E.164
+    s = h.cfg()
+    c1 = h.get(s.customers_table, {"household_id": "H-1", "customer_id": "C-1"})
+    c2 = h.get(s.customers_table, {"household_id": "H-2", "customer_id": "C-2"})
+    assert c1 is not None and c2 is not None
+    assert c1["mobile"] == "+41791234567" and c1["has_internet"] is True and c1["internet_down_mbps"] == 100
+    assert c2["phone_listing"] == "starred" and c2.get("email") is None
+    # ... the duplicate is not loaded but rejected with its line and the line it repeats
+    assert h.get(s.customers_table, {"household_id": "H-3", "customer_id": "C-1"}) is None
+    rejected = list(csv.DictReader(io.StringIO(h.s3_get(s.feed_bucket, "rejected/crm/extract.csv").decode())))
+    assert [(r["source"], r["line"]) for r in rejected] == [("customers", "4")]
+    assert "duplicate" in rejected[0]["reason"] and "line 2" in rejected[0]["reason"]
+    # ... and a CRM drop announces nothing
+    assert tap.events() == []

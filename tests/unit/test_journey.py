@@ -1,0 +1,48 @@
+"""The dialogue's timetable: first step at marketable_from, steps by day offset, cycles repeat."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.config import DispatchConfig
+from shared.domain.journey import Position, first_position, next_position
+
+TZ = ZoneInfo("Europe/Zurich")
+UPGRADE = DispatchConfig().journeys["upgrade"]  # email d0, print d7, call d14; every 75 days, 3 cycles
+
+
+def test_the_first_step_waits_for_marketable_from_at_local_midnight() -> None:
+    position = first_position(date(2026, 3, 20), datetime(2026, 3, 10, 9, tzinfo=TZ), TZ)
+    assert position.due_at == datetime(2026, 3, 20, 0, 0, tzinfo=TZ)
+
+
+def test_a_household_already_marketable_starts_now() -> None:
+    now = datetime(2026, 3, 21, 9, 30, tzinfo=TZ)
+    assert first_position(date(2026, 3, 20), now, TZ).due_at == now
+
+
+def test_steps_follow_their_day_offsets_and_cycles_repeat_until_the_last() -> None:
+    start = datetime(2026, 3, 2, 0, 0, tzinfo=TZ)
+    position: Position | None = Position(1, 1, start, start)
+    seen = []
+    while position is not None:
+        seen.append((position.cycle, position.step, position.due_at))
+        position = next_position(UPGRADE, position, TZ)
+    assert [(c, s) for c, s, _ in seen] == [(c, s) for c in (1, 2, 3) for s in (1, 2, 3)]
+    assert seen[1][2] == datetime(2026, 3, 9, 0, 0, tzinfo=TZ)
+    assert seen[3][2] == start + timedelta(days=75)  # cycle 2 starts repeat_every_days later
+    assert seen[6][2] == start + timedelta(days=150)
+
+
+@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31)))
+def test_a_step_keeps_its_local_hour_across_daylight_saving(naive: datetime) -> None:
+    start = naive.replace(tzinfo=TZ)
+    nxt = next_position(UPGRADE, Position(1, 1, start, start), TZ)
+    assert nxt is not None
+    local = nxt.due_at.astimezone(TZ)
+    assert (local.hour, local.minute) == (start.hour, start.minute)
+    assert local.date() == start.date() + timedelta(days=7)

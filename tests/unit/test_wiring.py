@@ -1,0 +1,290 @@
+"""template.yaml is the only wiring, and it agrees with the code (shared.events, shared.config, handlers)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.template import functions, load_template
+from shared import events
+from shared.config import CHANNELS
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+REPO = Path(__file__).resolve().parents[2]
+
+# What each function publishes (checked against the code below) and what is published on purpose
+# without a consumer.
+PUBLISHED = {
+    "ingest": {events.HOUSEHOLD_CONNECTED},
+    "segmenter": {events.HOUSEHOLD_SEGMENTED},
+    "offer_picker": {events.JOURNEY_STARTED},
+    "journey": {events.CONTACT_REQUESTED},
+}
+UNCONSUMED = {events.JOURNEY_STARTED: "informational: nothing needs to act on a journey's start"}
+
+# AWS: "set the source queue's visibility timeout to at least six times the timeout that you
+# configure on your function" (Lambda developer guide, "Using Lambda with Amazon SQS").
+VISIBILITY_FACTOR = 6
+
+
+def _of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in RESOURCES.items() if r.get("Type") == kind}
+
+
+def _props(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource.get("Properties", {})
+
+
+def _logical(ref: Any) -> str:
+    if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+        return str(ref["Fn::GetAtt"][0])
+    if isinstance(ref, dict) and "Ref" in ref:
+        return str(ref["Ref"])
+    raise AssertionError(f"not a reference to a resource: {ref!r}")
+
+
+def _on_project_bus(rule: dict[str, Any]) -> bool:
+    bus = _props(rule).get("EventBusName")
+    return bus is not None and _logical(bus) == "Bus"
+
+
+RULES = _of_type("AWS::Events::Rule")
+BUS_RULES = {name: r for name, r in RULES.items() if _on_project_bus(r)}
+S3_RULES = {name: r for name, r in RULES.items()
+            if _props(r).get("EventPattern", {}).get("source") == [events.S3_SOURCE]}
+FUNCTIONS = _of_type("AWS::Serverless::Function")
+GLOBAL_TIMEOUT = int(TEMPLATE.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+
+
+def _sqs_sources() -> list[tuple[str, str, dict[str, Any]]]:
+    """(function, queue, event properties) of every SQS event source."""
+    found = []
+    for name, fn in FUNCTIONS.items():
+        for source in _props(fn).get("Events", {}).values():
+            if source.get("Type") == "SQS":
+                found.append((name, _logical(source["Properties"]["Queue"]), source["Properties"]))
+    return found
+
+
+SQS_SOURCES = _sqs_sources()
+CONSUMED_QUEUES = {queue for _, queue, _ in SQS_SOURCES}
+
+
+def _targets(rule: dict[str, Any]) -> list[str]:
+    return [_logical(t["Arn"]) for t in _props(rule).get("Targets", [])]
+
+
+# --------------------------------------------------------------------------- sanity of the fixture
+
+
+def test_template_declares_the_wiring() -> None:
+    assert BUS_RULES, "no rule on the project's bus"
+    assert S3_RULES, "no S3 drop rule"
+    assert SQS_SOURCES, "no function consumes a queue"
+    assert set(RULES) == set(BUS_RULES) | set(S3_RULES), "a rule that is neither on the bus nor an S3 drop rule"
+
+
+def test_functions_returns_every_serverless_function() -> None:
+    specs = functions(TEMPLATE)
+    assert [s.logical_id for s in specs] == list(FUNCTIONS)
+    for spec in specs:
+        props = _props(FUNCTIONS[spec.logical_id])
+        assert spec.handler == props["Handler"]
+        declared_queues = {_logical(e["Properties"]["Queue"]) for e in props.get("Events", {}).values()
+                           if e["Type"] == "SQS"}
+        assert {q.queue for q in spec.queues} == declared_queues
+        declared_schedules = {n for n, e in props.get("Events", {}).items() if e["Type"] in ("ScheduleV2", "Schedule")}
+        assert {s.name for s in spec.schedules} == declared_schedules
+
+
+# --------------------------------------------------------------------------- event bus rules
+
+
+@pytest.mark.parametrize("name", sorted(BUS_RULES))
+def test_bus_rule_matches_only_declared_project_events(name: str) -> None:
+    pattern = _props(BUS_RULES[name])["EventPattern"]
+    assert pattern.get("source") == [events.SOURCE], f"{name}: source must be exactly [{events.SOURCE}]"
+    detail_types = pattern.get("detail-type")
+    assert isinstance(detail_types, list) and detail_types, f"{name}: no detail-type"
+    unknown = [d for d in detail_types if d not in events.DETAIL_TYPES]
+    assert not unknown, f"{name}: detail-type(s) {unknown} not declared in shared.events.DETAIL_TYPES"
+
+
+def _routed_detail_types() -> set[str]:
+    return {d for r in BUS_RULES.values() for d in _props(r)["EventPattern"].get("detail-type", [])}
+
+
+@pytest.mark.parametrize("detail_type", sorted(set().union(*PUBLISHED.values())))
+def test_every_published_event_is_routed_or_documented_unconsumed(detail_type: str) -> None:
+    routed = detail_type in _routed_detail_types()
+    assert routed or detail_type in UNCONSUMED, f"{detail_type} is published but no rule routes it"
+    if detail_type in UNCONSUMED:
+        assert not routed, f"{detail_type} is documented as unconsumed but a rule routes it"
+
+
+def _published_in_code(function_dir: Path) -> set[str]:
+    """Event classes constructed in modules of the function that build Outgoing(...) events."""
+    found: set[str] = set()
+    for path in function_dir.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+        if not any(c.func.id == "Outgoing" for c in calls):  # type: ignore[attr-defined]
+            continue
+        found |= {c.func.id for c in calls if c.func.id in events.PAYLOADS}  # type: ignore[attr-defined]
+    return found
+
+
+@pytest.mark.parametrize("function", sorted(PUBLISHED))
+def test_published_events_agree_with_the_code(function: str) -> None:
+    assert _published_in_code(REPO / "functions" / function) == PUBLISHED[function]
+
+
+def test_no_other_function_publishes() -> None:
+    publishing = {d.name for d in (REPO / "functions").iterdir() if d.is_dir() and _published_in_code(d)}
+    assert publishing == set(PUBLISHED)
+
+
+def test_every_routed_detail_type_has_a_publisher_or_comes_from_outside() -> None:
+    published = set().union(*PUBLISHED.values())
+    from_outside = {events.RESPONSE_RECEIVED}  # PutEvents by other systems (web forms, the call centre)
+    assert _routed_detail_types() <= published | from_outside
+
+
+def _contact_rules() -> dict[str, list[str]]:
+    rules = {}
+    for name, rule in BUS_RULES.items():
+        pattern = _props(rule)["EventPattern"]
+        if events.CONTACT_REQUESTED in pattern.get("detail-type", []):
+            rules[name] = pattern.get("detail", {}).get("channel")
+    return rules
+
+
+def test_contact_requested_rules_filter_on_a_known_channel() -> None:
+    rules = _contact_rules()
+    assert rules
+    for name, channels in rules.items():
+        assert isinstance(channels, list) and channels, f"{name}: ContactRequested without a detail.channel filter"
+        assert all(c in CHANNELS for c in channels), f"{name}: channel(s) {channels} not in {CHANNELS}"
+        pattern = _props(BUS_RULES[name])["EventPattern"]
+        assert pattern["detail-type"] == [events.CONTACT_REQUESTED], f"{name}: mixes ContactRequested with others"
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_each_channel_has_exactly_one_contact_rule(channel: str) -> None:
+    matching = [name for name, channels in _contact_rules().items() if channel in (channels or [])]
+    assert len(matching) == 1, f"channel {channel}: rules {matching}"
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rule_targets_a_consumed_queue_with_a_send_permission(name: str) -> None:
+    targets = _targets(RULES[name])
+    assert targets, f"{name}: no target"
+    policies = _of_type("AWS::SQS::QueuePolicy").values()
+    for target in targets:
+        assert RESOURCES[target]["Type"] == "AWS::SQS::Queue", f"{name}: target {target} is not a queue"
+        assert target in CONSUMED_QUEUES, f"{name}: target {target} is consumed by no function"
+        allowed = [p for p in policies
+                   if target in {_logical(q) for q in _props(p)["Queues"]}
+                   and any(name in {_logical(a) for a in s.get("Condition", {}).get("ArnEquals", {})
+                                    .get("aws:SourceArn", [])}
+                           for s in _props(p)["PolicyDocument"]["Statement"])]
+        assert allowed, f"{name}: no queue policy lets the rule send to {target}"
+
+
+# --------------------------------------------------------------------------- queues and event sources
+
+
+@pytest.mark.parametrize("queue", sorted(CONSUMED_QUEUES))
+def test_consumed_queue_has_a_redrive_policy_to_a_dlq(queue: str) -> None:
+    props = _props(RESOURCES[queue])
+    redrive = props.get("RedrivePolicy")
+    assert redrive, f"{queue}: no RedrivePolicy"
+    dlq = _logical(redrive["deadLetterTargetArn"])
+    assert RESOURCES[dlq]["Type"] == "AWS::SQS::Queue"
+    assert dlq != queue and dlq not in CONSUMED_QUEUES, f"{queue}: the DLQ {dlq} is itself consumed"
+    assert int(redrive["maxReceiveCount"]) >= 1
+    assert int(_props(RESOURCES[dlq]).get("MessageRetentionPeriod", 345600)) >= int(
+        props.get("MessageRetentionPeriod", 345600)), f"{dlq}: keeps messages shorter than {queue}"
+
+
+def _timeout(function: str) -> int:
+    return int(_props(FUNCTIONS[function]).get("Timeout", GLOBAL_TIMEOUT))
+
+
+@pytest.mark.parametrize(("function", "queue"), sorted((f, q) for f, q, _ in SQS_SOURCES))
+def test_visibility_timeout_is_at_least_the_function_timeout(function: str, queue: str) -> None:
+    """The hard limit: CloudFormation refuses an event source mapping below it."""
+    assert int(_props(RESOURCES[queue])["VisibilityTimeout"]) >= _timeout(function)
+
+
+@pytest.mark.parametrize(("function", "queue"), sorted((f, q) for f, q, _ in SQS_SOURCES))
+def test_visibility_timeout_is_six_times_the_function_timeout(function: str, queue: str) -> None:
+    """AWS's advice for SQS event sources: visibility timeout >= 6 x the function's timeout."""
+    visibility = int(_props(RESOURCES[queue])["VisibilityTimeout"])
+    timeout = _timeout(function)
+    assert visibility >= VISIBILITY_FACTOR * timeout, (
+        f"{queue}: VisibilityTimeout {visibility} s < {VISIBILITY_FACTOR} x {function} Timeout {timeout} s "
+        f"= {VISIBILITY_FACTOR * timeout} s")
+
+
+@pytest.mark.parametrize(("function", "queue"), sorted((f, q) for f, q, _ in SQS_SOURCES))
+def test_sqs_event_reports_batch_item_failures(function: str, queue: str) -> None:
+    props = next(p for f, q, p in SQS_SOURCES if (f, q) == (function, queue))
+    assert "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []), f"{function} <- {queue}"
+    assert 1 <= int(props.get("BatchSize", 10)) <= 10_000
+
+
+def test_each_queue_has_one_consumer() -> None:
+    queues = [q for _, q, _ in SQS_SOURCES]
+    assert len(queues) == len(set(queues))
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_handler_names_an_importable_attribute(function: str) -> None:
+    handler = _props(FUNCTIONS[function])["Handler"]
+    module_name, _, attribute = handler.rpartition(".")
+    assert module_name and attribute, f"{function}: Handler {handler!r} is not module.attribute"
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute)), f"{function}: {handler} is not callable"
+
+
+# --------------------------------------------------------------------------- S3 drops
+
+
+def _key_prefixes(rule: dict[str, Any]) -> set[str]:
+    keys = _props(rule)["EventPattern"]["detail"]["object"]["key"]
+    assert all(set(k) == {"prefix"} for k in keys), f"key filter other than prefix: {keys}"
+    return {k["prefix"] for k in keys}
+
+
+def test_s3_drop_rules_use_the_prefixes_of_shared_events() -> None:
+    all_prefixes = set().union(*(_key_prefixes(r) for r in S3_RULES.values()))
+    assert all_prefixes == {events.FEED_PREFIX, events.CRM_PREFIX, events.RESPONSES_PREFIX,
+                            events.CALL_OUTCOMES_PREFIX}
+
+
+def _drop_prefixes_for(function: str) -> set[str]:
+    queues = {q for f, q, _ in SQS_SOURCES if f == function}
+    return set().union(*(_key_prefixes(r) for r in S3_RULES.values() if set(_targets(r)) & queues))
+
+
+def test_s3_drops_reach_the_right_functions() -> None:
+    assert _drop_prefixes_for("IngestFunction") == {events.FEED_PREFIX, events.CRM_PREFIX}
+    assert _drop_prefixes_for("ResponsesFunction") == {events.RESPONSES_PREFIX, events.CALL_OUTCOMES_PREFIX}
+
+
+@pytest.mark.parametrize("name", sorted(S3_RULES))
+def test_s3_drop_rule_listens_to_the_feed_bucket(name: str) -> None:
+    pattern = _props(S3_RULES[name])["EventPattern"]
+    assert pattern["detail-type"] == [events.S3_OBJECT_CREATED]
+    assert [_logical(b) for b in pattern["detail"]["bucket"]["name"]] == ["FeedBucket"]
+    assert _props(RESOURCES["FeedBucket"])["NotificationConfiguration"]["EventBridgeConfiguration"][
+        "EventBridgeEnabled"] is True
