@@ -15,6 +15,7 @@ from typing import Any
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
 _hooks: list[Callable[[Any], None]] = []
+_boto_session: Any = None
 
 
 def client(service: str) -> Any:
@@ -24,21 +25,30 @@ def client(service: str) -> Any:
         return found
     with _lock:
         if key not in _clients:
-            import boto3
             from botocore.config import Config
 
             config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
-            created = boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+            created = _session().client(service, config=config)
             for hook in _hooks:
                 hook(created)
             _clients[key] = created
         return _clients[key]
 
 
+def _session() -> Any:
+    """One boto3 session per process: it loads the service models once, not once per client."""
+    global _boto_session
+    if _boto_session is None:
+        import boto3
+
+        _boto_session = boto3.session.Session()
+    return _boto_session
+
+
 def reset_clients() -> None:
     """Forget every client (the local runtime calls this when it switches endpoints)."""
     with _lock:
-        _clients.clear()
+        _clients.clear()  # the session stays: region and endpoint are read again for each new client
 
 
 def add_client_hook(hook: Callable[[Any], None]) -> None:

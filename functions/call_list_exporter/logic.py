@@ -109,7 +109,8 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
     if ctx.household is None or ctx.claim is None or ctx.claim.get("status") != "queued":
         _drop(s, item)
         return None
-    journey_over = ctx.journey is None or ctx.journey.status != "live"
+    # A queued call belongs to a step already passed: only an order or objection (ended) stops it now.
+    journey_over = ctx.journey is None or ctx.journey.status == "ended"
     policy = campaign.gate_policy()
     call_day = _window_start(campaign, now, ctx.household["canton"])
     verdict = contact_gate(Request("call", req.target_group, person_of(ctx.customer), place_of(ctx.household),

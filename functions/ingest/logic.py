@@ -40,15 +40,19 @@ def ingest_drop(s: Settings, bucket: str, key: str, now: datetime, publisher: Pu
 
 
 def s3_lines(bucket: str, key: str) -> Iterator[str]:
-    """The object's text line by line, streamed (a million-row feed never sits in memory)."""
+    """The object's text line by line, streamed (a million-row feed never sits in memory).
+
+    Lines end at "\n" only, as the csv module reads them: a U+2028 or a lone CR inside a field
+    neither splits the record nor shifts the line numbers of the rows after it.
+    """
     body = client("s3").get_object(Bucket=bucket, Key=key)["Body"]
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     pending = ""
     for chunk in body.iter_chunks(chunk_size=1 << 20):
         pending += decoder.decode(chunk)
-        lines = pending.splitlines(keepends=True)
-        pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        yield from lines
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield line + "\n"
     pending += decoder.decode(b"", final=True)
     if pending:
         yield pending

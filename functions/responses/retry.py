@@ -50,4 +50,29 @@ def book_next_attempt(s: Settings, campaign: Campaign, response: ResponseReceive
                   ("Put", {"TableName": s.calls_table, "Item": to_item(queued)})])
     except TransactionCancelled:
         return "attempt already booked"
+    release_unreached_call(s, response.household_id, datetime.fromisoformat(last["at"]))
     return f"attempt {attempt} booked"
+
+
+def release_unreached_call(s: Settings, household_id: str, listed_at: datetime) -> None:
+    """A call that reached nobody put no pressure on anyone: its place in the cap goes back, so the
+    next attempt can follow within the attempt window (windows, Sundays and holidays still hold)."""
+    from shared.aws import client
+    from shared.stores.dynamo import from_item
+    from shared.stores.ledger import Pressure, pressure_update
+    from shared.stores.records import PRESSURE_SK
+
+    for _ in range(5):
+        item = client("dynamodb").get_item(
+            TableName=s.contacts_table, Key=to_item({"household_id": household_id, "sk": PRESSURE_SK}),
+            ConsistentRead=True).get("Item")
+        pressure = Pressure.from_item(household_id, from_item(item) if item else None)
+        history = list(pressure.history)
+        if ("call", listed_at) not in history:
+            return
+        history.remove(("call", listed_at))
+        try:
+            transact([("Update", pressure_update(s.contacts_table, pressure, history))])
+            return
+        except TransactionCancelled:
+            continue  # another contact changed the pressure item meanwhile: read it again

@@ -86,3 +86,30 @@ def test_crm_drop_loads_customers_and_rejects_a_duplicate_customer_id(stack) -> 
     assert "duplicate" in rejected[0]["reason"] and "line 2" in rejected[0]["reason"]
     # ... and a CRM drop announces nothing
     assert tap.events() == []
+
+
+def test_a_line_separator_inside_a_field_does_not_shift_later_line_numbers(stack) -> None:
+    # Given a feed whose line 2 has a U+2028 LINE SEPARATOR inside the street (pasted from a web form)
+    # and whose line 3 has a bad postcode
+    feed = FEED_HEADER + (
+        "H-1,Bahnhof\u2028strasse,1,8001,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,2026-06-10,10000,false\n"
+        "H-2,Seestrasse,1,800,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,2026-06-10,1000,false\n"
+    )
+    h.no_failures(_drop("feed/separator.csv", feed))
+    # Then each physical CSV record (lines end at "\n", as for local files) is rejected once, at its own line
+    rejected = list(csv.DictReader(io.StringIO(h.s3_get(h.cfg().feed_bucket,
+                                                        "rejected/feed/separator.csv").decode("utf-8"))))
+    assert [(r["line"], r["raw"][:4]) for r in rejected] == [("2", "H-1,"), ("3", "H-2,")]
+    assert "street" in rejected[0]["reason"]
+    assert "postcode" in rejected[1]["reason"]
+
+
+def test_a_household_re_sent_within_one_drop_keeps_its_latest_row(stack) -> None:
+    feed = FEED_HEADER + (
+        "H-1,Bahnhofstrasse,1,8001,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,2026-06-10,1000,false\n"
+        "H-1,Bahnhofstrasse,1,8001,Zürich,Zürich,ZH,2026-06-02T10:00:00+02:00,2026-06-11,10000,false\n"
+    )
+    h.no_failures(_drop("feed/resent.csv", feed))
+    hh = h.household("H-1")
+    assert (hh["marketable_from"], hh["max_down_mbps"]) == ("2026-06-11", 10000)
+    assert h.s3_keys(h.cfg().feed_bucket, "rejected/") == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from functions.journey.handler import handler
+from shared.domain.segment import in_control_group
 from shared.stores.records import utc_key
 from tests.integration import helpers as h
 
@@ -71,3 +72,33 @@ def test_not_yet_due_journey_requests_nothing_and_reports_idle_until(stack) -> N
 def test_no_journeys_at_all_idles_indefinitely(stack) -> None:
     result = h.invoke(handler, h.scheduled("tick", h.local(h.MONDAY, 12)))
     assert result["result"] == {"requested": 0, "idle_until": None}
+
+
+def test_from_feed_drop_to_first_email_through_the_local_runtime(runtime, stack) -> None:
+    # Given a CRM extract and a feed row dropped on Monday morning (already marketable)
+    from tests.integration.test_ingest import CRM_HEADER, FEED_HEADER
+
+    household_id = "H-rt-1"
+    feed = FEED_HEADER + (f"{household_id},Bahnhofstrasse,1,8001,Zürich,Zürich,ZH,2026-06-01T10:00:00+02:00,"
+                          "2026-06-01,10000,false\n")
+    crm = CRM_HEADER + (f"C-1,{household_id},Anna,Muster,de,anna@example.ch,079 123 45 67,listed,true,100,true,"
+                        "true,true,true,false,false\n")
+    start = h.local(h.MONDAY, 7, 30)
+    runtime.start_clock(start)
+    runtime.drop(h.cfg().feed_bucket, "crm/extract.csv", crm.encode(), start)
+    runtime.drain()
+    runtime.drop(h.cfg().feed_bucket, "feed/rollout.csv", feed.encode(), start + h.hours(0.25))
+    runtime.drain()
+    # When the clock runs to 10:00 (hourly journey ticks)
+    runtime.fire_due(h.local(h.MONDAY, 10))
+    # Then the household is an upgrade journey at step 2 and its first email has left exactly once
+    assert runtime.errors == []
+    assert not in_control_group(h.CAMPAIGN_ID, household_id, 5)
+    j = h.journey(household_id)
+    assert j is not None
+    assert (j["target_group"], j["step"]) == ("upgrade", 2)
+    [sent] = h.ses_sent()
+    assert "anna@example.ch" in sent.destinations
+    [contact] = h.claims(household_id)
+    assert contact["status"] == "sent" and datetime.fromisoformat(contact["at"]) == h.local(h.MONDAY, 8)
+    assert set(runtime.dlq_depths().values()) == {0}
