@@ -1,4 +1,4 @@
-"""The `dispatch` command: demo, run, explain, report."""
+"""The `dispatch` command: demo, run, explain, report, erase, print-batches, call-list."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="a synthetic town through the whole pipeline on the embedded AWS stack")
-    demo.add_argument("--households", type=int, default=300)
+    demo.add_argument("--households", type=int, default=200)
     demo.add_argument("--days", type=int, default=120)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", type=Path, default=Path("out"))
@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_iso)
     run.add_argument("--days", type=int, default=120)
     run.add_argument("--out", type=Path, default=Path("out"))
-    run.add_argument("--endpoint-url")
+    run.add_argument("--endpoint-url", help="an AWS endpoint to provision and run on (a moto server, LocalStack); "
+                     "'localstack' takes LocalStack's URL from localstack-client")
     run.add_argument("--seed", type=int, default=0)
 
     explain = sub.add_parser("explain", help="one household's whole story from a run's output")
@@ -44,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="the campaign report from a run's output")
     report.add_argument("--out", type=Path, default=Path("out"))
+
+    erase = sub.add_parser("erase", help="remove one customer's personal data; never contact them again")
+    erase.add_argument("--customer", required=True, help="the customer_id to erase")
+    erase.add_argument("--out", type=Path, default=Path("out"), help="a run's output folder (without --stack-name)")
+    erase.add_argument("--endpoint-url", help="the endpoint of a deployed stack (moto server, LocalStack)")
+    erase.add_argument("--stack-name", help="erase from this deployed stack instead of an output folder")
+
+    from infra.deliverables_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -79,7 +90,7 @@ def _run_and_summarise(inputs: Any) -> int:
     from shared.report import write_report
     from shared.report.table import render_table
 
-    result = run(inputs)
+    result = run(inputs, progress=_progress())
     report = write_report(result.out)
     print(f"run {result.start.isoformat()} .. {result.end.isoformat()} in {result.seconds:.1f} s: "
           f"{result.messages} messages, {sum(result.invocations.values())} invocations")
@@ -93,6 +104,19 @@ def _run_and_summarise(inputs: Any) -> int:
     print(render_table(report))
     print(f"output: {result.out.resolve()}")
     return 0
+
+
+def _progress() -> Any:
+    """A line on stderr per simulated week, so a long replay shows it is alive."""
+    shown: list[str] = []
+
+    def report(at: datetime, end: datetime) -> None:
+        week = at.strftime("%G-W%V")
+        if not shown or shown[-1] != week:
+            shown.append(week)
+            print(f"  simulated {at.date().isoformat()} ({week}), until {end.date().isoformat()}", file=sys.stderr)
+
+    return report
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -113,16 +137,49 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _erase(args: argparse.Namespace) -> int:
+    from infra.erase import erase_from_output, erase_from_stack
+
+    if args.endpoint_url or args.stack_name:
+        if not args.stack_name:
+            print("dispatch erase: --endpoint-url needs --stack-name (the deployed stack's name)", file=sys.stderr)
+            return 2
+        if args.endpoint_url:
+            from infra.embedded import use_endpoint
+
+            use_endpoint(args.endpoint_url)
+        report = erase_from_stack(args.stack_name, args.customer)
+    else:
+        report = erase_from_output(args.out, args.customer)
+    print(report.summary())
+    return 0
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     from infra.explain import UnknownHousehold
     from shared.config import ConfigError
+    from shared.deliverables import NotFound
+    from shared.erasure import UnknownCustomer
     from shared.inputs import InputFileError
     from shared.offers import OffersError
 
-    return (InputFileError, ConfigError, OffersError, FileNotFoundError, UnknownHousehold)
+    return (InputFileError, ConfigError, OffersError, FileNotFoundError, UnknownHousehold, UnknownCustomer, NotFound)
 
 
-_COMMANDS = {"demo": _demo, "run": _run, "explain": _explain, "report": _report}
+def _print_batches(args: argparse.Namespace) -> int:
+    from infra.deliverables_cli import print_batches
+
+    return print_batches(args)
+
+
+def _call_list(args: argparse.Namespace) -> int:
+    from infra.deliverables_cli import call_list
+
+    return call_list(args)
+
+
+_COMMANDS = {"demo": _demo, "run": _run, "explain": _explain, "report": _report, "erase": _erase,
+             "print-batches": _print_batches, "call-list": _call_list}
 _USER_ERRORS = _user_errors()
 
 if __name__ == "__main__":

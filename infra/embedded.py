@@ -26,6 +26,9 @@ def use_endpoint(url: str | None, region: str = REGION) -> None:
 def embedded_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from infra.moto_speedups import install
+
+    install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -99,6 +99,11 @@ def schedule_parameters(config: DispatchConfig) -> dict[str, str]:
 
 @contextmanager
 def endpoint(url: str | None) -> Iterator[str]:
+    """The embedded moto server, or the given endpoint ('localstack': where localstack-client says)."""
+    if url == "localstack":
+        from infra.embedded import localstack_endpoint
+
+        url = localstack_endpoint()
     if url:
         use_endpoint(url)
         yield url
@@ -166,9 +171,14 @@ def _replay(runtime: LocalRuntime, stack: Stack, inputs: RunInputs, start: datet
         runtime.drop(bucket, drop.key, drop.body, drop.at)
         runtime.drain()
         if progress:
-            progress(drop.at)
-    runtime.fire_due(end - timedelta(microseconds=1))
-    runtime.drain()
+            progress(drop.at, end)
+    step = max(runtime.now, start)
+    while step < end:  # the quiet weeks after the last input, a week at a time for the progress line
+        step = min(step + timedelta(days=7), end)
+        runtime.fire_due(step - timedelta(microseconds=1))
+        runtime.drain()
+        if progress:
+            progress(step, end)
     return line_maps
 
 

@@ -73,12 +73,20 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class ApiRoute:
+    name: str
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     handler: str
     environment: dict[str, Any]
     queues: tuple[QueueSource, ...] = ()
     schedules: tuple[Schedule, ...] = field(default_factory=tuple)
+    apis: tuple[ApiRoute, ...] = ()  # HTTP routes: served by API Gateway in AWS, not by the local runtime
 
 
 def functions(template: dict[str, Any]) -> list[FunctionSpec]:
@@ -92,7 +100,7 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
             continue
         props = resource.get("Properties", {})
         env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        queues, schedules = [], []
+        queues, schedules, apis = [], [], []
         for name, source in props.get("Events", {}).items():
             kind, sp = source.get("Type"), source.get("Properties", {})
             if kind == "SQS":
@@ -101,9 +109,11 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
             elif kind in ("ScheduleV2", "Schedule"):
                 schedules.append(Schedule(name, sp["ScheduleExpression"], sp.get("ScheduleExpressionTimezone", "UTC"),
                                           json.loads(sp.get("Input", "{}"))))
+            elif kind in ("HttpApi", "Api"):
+                apis.append(ApiRoute(name, str(sp.get("Method", "ANY")).upper(), str(sp.get("Path", "/"))))
             else:
                 raise ValueError(f"{logical_id}: event source type {kind} is not supported by the local runtime")
-        specs.append(FunctionSpec(logical_id, props["Handler"], env, tuple(queues), tuple(schedules)))
+        specs.append(FunctionSpec(logical_id, props["Handler"], env, tuple(queues), tuple(schedules), tuple(apis)))
     return specs
 
 

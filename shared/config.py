@@ -107,6 +107,12 @@ class PrintConfig(_Strict):
         return _clock(value)
 
 
+class SmsConfig(_Strict):
+    max_segments: int = Field(default=2, ge=1, le=10)
+    short_code: str = Field(default="9988", pattern=r"^[0-9]{3,8}$")
+    stop_keyword: str = Field(default="STOP", pattern=r"^[A-Za-z]{2,20}$")
+
+
 class BudgetConfig(_Strict):
     monthly: float = Field(default=50000, ge=0)
 
@@ -138,6 +144,7 @@ class DispatchConfig(_Strict):
     windows: WindowsConfig = WindowsConfig()
     calls: CallsConfig = CallsConfig()
     print: PrintConfig = PrintConfig()
+    sms: SmsConfig = SmsConfig()
     control_group_percent: float = Field(default=5, ge=0, le=100)
     budget_chf: BudgetConfig = BudgetConfig()
     unit_cost_chf: UnitCostConfig = UnitCostConfig()

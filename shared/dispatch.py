@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from shared.campaign import Campaign
 from shared.domain.caps import prune
 from shared.domain.gate import Person, Place, Request, Verdict, consent_and_law, contact_gate, print_kind
 from shared.domain.journey import next_position
+from shared.erasure import ERASURE_REASON, erasure_key, identity_subjects
 from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores import journeys as journey_store
@@ -50,6 +51,7 @@ class Context:
     pressure: Pressure
     journey: Journey | None
     claim: dict[str, Any] | None
+    erased: bool = False  # an erasure suppression matched: the person asked to be forgotten
 
 
 class ClaimInFlight(Exception):
@@ -99,14 +101,27 @@ def load_context(s: Settings, req: ContactRequested, sk: str) -> Context:
     found = batch_get(keys)
     contacts = {i["sk"]: i for i in found[s.contacts_table]}
     journeys = found[s.journeys_table]
+    customer = next(iter(found.get(s.customers_table, [])), None)
+    suppressions = found[s.suppression_table] + _identity_suppressions(s, customer)
     return Context(
         household=next(iter(found[s.households_table]), None),
-        customer=next(iter(found.get(s.customers_table, [])), None),
-        suppressed=frozenset(c for i in found[s.suppression_table] for c in i.get("channels", [])),
+        customer=customer,
+        suppressed=frozenset(c for i in suppressions for c in i.get("channels", [])),
         pressure=Pressure.from_item(req.household_id, contacts.get(PRESSURE_SK)),
         journey=Journey.from_item(journeys[0]) if journeys else None,
         claim=contacts.get(sk),
+        erased=any(i.get("reason") == ERASURE_REASON for i in suppressions),
     )
+
+
+def _identity_suppressions(s: Settings, customer: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Erasure records keyed by the hashed address and number: they catch an erased person who comes
+    back under a new customer id. A second read, because the hashes need the customer item first."""
+    if customer is None or not (customer.get("email") or customer.get("mobile")):
+        return []
+    subjects = identity_subjects(erasure_key(s.unsubscribe_secret_arn), customer.get("email"),
+                                 customer.get("mobile"))
+    return batch_get({s.suppression_table: [{"subject": x} for x in subjects]})[s.suppression_table]
 
 
 def person_of(customer: dict[str, Any] | None) -> Person | None:
@@ -189,6 +204,8 @@ def _gate(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime,
         journey_over=ctx.journey.status != "live",
     )
     policy = campaign.gate_policy()
+    if ctx.erased and consent_and_law(request, policy) == "suppressed: all":
+        return Verdict("skip", "suppressed: all (erasure: the person asked to be forgotten)")
     if timing:
         return contact_gate(request, policy)
     refusal = consent_and_law(request, policy)
@@ -228,7 +245,12 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
         decision = decision_item(s, campaign, req, now, "deferred", reason, f"{sk}#{now.isoformat()}")
         transact([("Update", move), ("Put", plain_put(s.contacts_table, decision))])
         return Outcome("defer", verdict.reason)
-    nxt = next_position(journey_cfg, ctx.journey.position, campaign.tz)
+    position = ctx.journey.position
+    if verdict.action == "send" and req.step == 1:
+        # A cycle runs from its first contact, not from its plan: a letter that waits for Monday's
+        # cut-off, or an SMS for the morning, moves the cycle's later steps and the next cycle with it.
+        position = replace(position, cycle_started_at=at)
+    nxt = next_position(journey_cfg, position, campaign.tz)
     advance = journey_store.advance_update(s.journeys_table, req.household_id, req.cycle, req.step, nxt)
     if verdict.action == "skip":
         decision = decision_item(s, campaign, req, now, "skipped", verdict.reason, sk + "#skip")
@@ -250,6 +272,9 @@ def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
         sent = channel.deliver(req, ctx, claim, campaign)
     except DeliveryRejected as exc:
         update_claim(s.contacts_table, req.household_id, claim["sk"], status="failed", failure=str(exc))
+        # Nothing lost: a step that did not go out is a skip with its reason, like any refused by the gate.
+        put_item(s.contacts_table, decision_item(s, campaign, req, datetime.fromisoformat(claim["at"]), "skipped",
+                                                 str(exc), claim["sk"] + "#rejected"))
         return Outcome("skip", f"provider rejected: {exc}", claim=claim)
     if sent is not None:
         update_claim(s.contacts_table, req.household_id, claim["sk"], status="sent", **sent)

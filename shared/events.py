@@ -20,6 +20,7 @@ JOURNEY_STARTED = "JourneyStarted"
 CONTACT_REQUESTED = "ContactRequested"
 RESPONSE_RECEIVED = "ResponseReceived"
 CONTACT_MADE = "ContactMade"
+ERASURE_REQUESTED = "ErasureRequested"
 
 DETAIL_TYPES = (
     HOUSEHOLD_CONNECTED,
@@ -28,6 +29,7 @@ DETAIL_TYPES = (
     CONTACT_REQUESTED,
     RESPONSE_RECEIVED,
     CONTACT_MADE,
+    ERASURE_REQUESTED,
 )
 
 # S3 drops arrive as EventBridge notifications of the bucket ("Object Created").
@@ -108,6 +110,12 @@ class ContactMade(EventDetail):
     at: datetime
 
 
+class ErasureRequested(EventDetail):
+    """A person asked to be forgotten: put on the bus by operations (the CLI, a support tool)."""
+
+    customer_id: str
+
+
 PAYLOADS: dict[str, type[EventDetail]] = {
     HOUSEHOLD_CONNECTED: HouseholdConnected,
     HOUSEHOLD_SEGMENTED: HouseholdSegmented,
@@ -115,6 +123,7 @@ PAYLOADS: dict[str, type[EventDetail]] = {
     CONTACT_REQUESTED: ContactRequested,
     RESPONSE_RECEIVED: ResponseReceived,
     CONTACT_MADE: ContactMade,
+    ERASURE_REQUESTED: ErasureRequested,
 }
 
 

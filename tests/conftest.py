@@ -22,6 +22,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An in-process moto account; every boto3 client of the project talks to it."""
     from moto import mock_aws
 
+    from infra.moto_speedups import install
     from shared.aws import reset_clients
     from shared.campaign import reset_campaign_cache
 
@@ -31,6 +32,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     reset_clients()
     reset_campaign_cache()
+    install()
     with mock_aws():
         yield
     reset_clients()

@@ -14,13 +14,10 @@ from shared.domain.phone import normalise_phone
 from shared.domain.sms_text import measure
 from shared.events import ContactRequested
 
-MAX_SEGMENTS = 2
-
 
 @dataclass
 class SmsChannel:
     sender: SmsSender
-    max_segments: int = MAX_SEGMENTS
     name: str = "sms"
     claim_status: str = "claimed"
     checks_timing: bool = True
@@ -38,11 +35,14 @@ class SmsChannel:
         phone = normalise_phone(customer.get("mobile") or "")
         if phone is None:
             raise DeliveryRejected("no valid mobile number")
+        sms = campaign.config.sms
         text = render_sms(language=household.get("language") or customer.get("language", "de"),
                           first_name=customer.get("first_name", ""), offer=campaign.offer(req.offer_id),
-                          new_speed_mbps=int(household["max_down_mbps"]))
+                          new_speed_mbps=int(household["max_down_mbps"]), stop_keyword=sms.stop_keyword,
+                          short_code=sms.short_code)
         encoding = measure(text)
-        if encoding.segments > self.max_segments:
-            raise DeliveryRejected(f"message needs {encoding.segments} segments, limit {self.max_segments}")
+        if encoding.segments > sms.max_segments:
+            # Never cut short: a truncated offer or opt-out instruction misleads; skip with the reason.
+            raise DeliveryRejected(f"message needs {encoding.segments} segments, limit {sms.max_segments}")
         message_id = self.sender.send(phone, text)
         return {"provider_message_id": message_id, "encoding": encoding.encoding, "segments": encoding.segments}

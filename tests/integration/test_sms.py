@@ -3,6 +3,7 @@ opt-out instruction, only inside the SMS window, and only with SMS consent."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from functions.sms.handler import handler
@@ -93,3 +94,46 @@ def test_sms_on_a_public_holiday_is_deferred_to_the_next_working_day(stack) -> N
     _request(journey, now)
     assert h.sms_sent() == []
     assert h.journey("H-1")["due_at"] == utc_key(h.local(date(2026, 5, 15), 8))
+
+
+def _long_french_copy_catalogue() -> str:
+    """The shipped catalogue with the combo offer's French SMS made long and UCS-2 (ô, ê are not GSM-7)."""
+    import yaml
+
+    from shared.channels.copy import TEMPLATES_DIR
+
+    offers = yaml.safe_load((TEMPLATES_DIR.parent.parent / "events" / "offers.yaml").read_text(encoding="utf-8"))
+    combo = next(o for o in offers if o["offer_id"] == "fibre-1g-switch-combo")
+    combo["copy"]["fr"]["sms"] = ("Bientôt chez vous: la fibre optique est prête, profitez dès maintenant d'un "
+                                  "rabais combiné de 25 CHF par mois avec votre abonnement mobile, sans frais.")
+    return yaml.safe_dump(offers, allow_unicode=True)
+
+
+def test_sms_over_the_configured_segment_limit_is_skipped_with_the_segment_count(stack) -> None:
+    # Given a limit of one segment and a French copy that needs two UCS-2 segments
+    from shared.aws import client
+
+    h.upload_config("sms: {max_segments: 1}\n")
+    client("s3").put_object(Bucket=h.cfg().feed_bucket, Key="config/offers.yaml",
+                            Body=_long_french_copy_catalogue().encode("utf-8"))
+    now = h.local(h.MONDAY, 10)
+    journey = _seed(now, customer={"language": "fr", "first_name": "Zoé"},
+                    household={"language": "fr", "canton": "VD"})
+    # When the SMS step is handled
+    _request(journey, now)
+    # Then nothing is sent; the step is skipped with a reason naming the segment count, and the journey goes on
+    assert h.sms_sent() == []
+    [decision] = h.decisions("H-1")
+    assert (decision["decision"], decision["channel"]) == ("skipped", "sms")
+    needs = re.fullmatch(r"message needs (\d+) segments, limit 1", decision["reason"])
+    assert needs is not None and int(needs.group(1)) >= 2, decision["reason"]
+    assert [c["status"] for c in h.claims("H-1")] == ["failed"]
+    assert h.journey("H-1")["step"] == 2
+
+
+def test_sms_names_the_configured_short_code_and_keyword(stack) -> None:
+    h.upload_config("sms: {short_code: '7070', stop_keyword: HALT}\n")
+    now = h.local(h.MONDAY, 10)
+    _request(_seed(now), now)
+    [(_, text)] = h.sms_sent()
+    assert text.endswith("HALT an 7070")

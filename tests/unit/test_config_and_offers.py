@@ -39,6 +39,27 @@ def test_a_bad_config_names_the_key(text: str, named: str) -> None:
     assert named in str(error.value)
 
 
+def test_the_sms_section_is_optional_with_defaults_and_takes_given_values() -> None:
+    # Given no sms section, then a partial one
+    default = parse_config("").sms
+    given = parse_config("sms: {max_segments: 1, short_code: '7070'}\n").sms
+    # Then the defaults fill in what is missing
+    assert (default.max_segments, default.short_code, default.stop_keyword) == (2, "9988", "STOP")
+    assert (given.max_segments, given.short_code, given.stop_keyword) == (1, "7070", "STOP")
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("sms: {max_segment: 2}", "sms.max_segment: unknown key"),
+    ("sms: {max_segments: 0}", "sms.max_segments"),
+    ("sms: {short_code: 'abc'}", "sms.short_code"),
+    ("sms: {stop_keyword: ''}", "sms.stop_keyword"),
+])
+def test_a_bad_sms_setting_names_the_key(text: str, named: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, "ops.yaml")
+    assert named in str(error.value)
+
+
 def test_the_default_catalogue_has_offers_for_every_group_and_language() -> None:
     offers = load_offers()
     assert {o.target_group for o in offers} == {"upgrade", "switch", "prospect"}

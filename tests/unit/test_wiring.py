@@ -100,6 +100,8 @@ def test_functions_returns_every_serverless_function() -> None:
         assert {q.queue for q in spec.queues} == declared_queues
         declared_schedules = {n for n, e in props.get("Events", {}).items() if e["Type"] in ("ScheduleV2", "Schedule")}
         assert {s.name for s in spec.schedules} == declared_schedules
+        declared_apis = {n for n, e in props.get("Events", {}).items() if e["Type"] in ("HttpApi", "Api")}
+        assert {a.name for a in spec.apis} == declared_apis
 
 
 # --------------------------------------------------------------------------- event bus rules
@@ -151,7 +153,8 @@ def test_no_other_function_publishes() -> None:
 
 def test_every_routed_detail_type_has_a_publisher_or_comes_from_outside() -> None:
     published = set().union(*PUBLISHED.values())
-    from_outside = {events.RESPONSE_RECEIVED}  # PutEvents by other systems (web forms, the call centre)
+    from_outside = {events.RESPONSE_RECEIVED,  # PutEvents by other systems (web forms, the call centre)
+                    events.ERASURE_REQUESTED}  # operations, on a person's request
     assert _routed_detail_types() <= published | from_outside
 
 
