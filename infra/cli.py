@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--endpoint-url", help="the endpoint of a deployed stack (moto server, LocalStack)")
     erase.add_argument("--stack-name", help="erase from this deployed stack instead of an output folder")
 
+    bench = sub.add_parser("bench", help="households to first contact on the embedded stack, measured")
+    bench.add_argument("--households", type=int, default=300)
+    bench.add_argument("--feed-rows", type=int, default=1_000_000, help="rows of the streamed feed validation")
+
     from infra.deliverables_cli import add_commands
 
     add_commands(sub)
@@ -178,7 +182,14 @@ def _call_list(args: argparse.Namespace) -> int:
     return call_list(args)
 
 
-_COMMANDS = {"demo": _demo, "run": _run, "explain": _explain, "report": _report, "erase": _erase,
+def _bench(args: argparse.Namespace) -> int:
+    from infra.bench import bench
+
+    print(bench(args.households, args.feed_rows))
+    return 0
+
+
+_COMMANDS = {"bench": _bench, "demo": _demo, "run": _run, "explain": _explain, "report": _report, "erase": _erase,
              "print-batches": _print_batches, "call-list": _call_list}
 _USER_ERRORS = _user_errors()
 
