@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck template-check unit integration e2e clean
+# Debian's Chromium, for the report page test (tests/e2e/test_report_page.py); installed once.
+CHROMIUM ?= /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint typecheck template-check unit integration e2e browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -16,7 +20,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/dispatch demo
 
-test: $(STAMP) lint typecheck template-check
+test: $(STAMP) browser lint typecheck template-check
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -35,8 +39,19 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) browser
 	$(BIN)/pytest tests/e2e
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium (headless browser for tests/e2e/test_report_page.py) ..."
+	@{ $(SUDO) apt-get update -qq && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } && \
+	 test -x $(CHROMIUM) || { \
+	   echo "error: could not install Debian's chromium at $(CHROMIUM), which the report page test"; \
+	   echo "needs. Install it (as root: apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+	   exit 1; }
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -60,14 +60,17 @@ def fmt_int(value: float | None) -> str:
     return "–" if value is None else f"{round(value):,}".replace(",", "’")
 
 
+NBSP = "\u00a0"  # between a number and its unit, so a line never breaks between them
+
+
 def fmt_chf(value: float | None) -> str:
     """CHF 1’234.50."""
-    return "–" if value is None else "CHF " + f"{value:,.2f}".replace(",", "’")
+    return "–" if value is None else f"CHF{NBSP}" + f"{value:,.2f}".replace(",", "’")
 
 
 def fmt_pct(value: float | None, digits: int = 1) -> str:
     """A share as a percentage: 0.1234 -> 12.3 %."""
-    return "–" if value is None else f"{value * 100:.{digits}f} %"
+    return "–" if value is None else f"{value * 100:.{digits}f}{NBSP}%"
 
 
 def fmt_tick(value: float) -> str:
@@ -83,7 +86,7 @@ def _pp_tick(value: float) -> str:
 
 def fmt_pp(value: float | None) -> str:
     """Percentage points with a sign: +1.2 pp."""
-    return "–" if value is None else f"{value:+.1f} pp"
+    return "–" if value is None else f"{value:+.1f}{NBSP}pp"
 
 
 def _short_date(iso: str) -> str:
@@ -148,6 +151,18 @@ def _svg(
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>'
     )
     return Markup(head + "".join(body) + "</svg>")
+
+
+def tick_count(vmax: float, whole: bool) -> int:
+    """Intervals on a 0..vmax axis: the first of 4, 5, 2 whose step is 1, 2, 2.5 or 5 times a
+    power of ten (and a whole number, for counts); else 1."""
+
+    def fits(step: float) -> bool:
+        mantissa = step / 10.0 ** math.floor(math.log10(step))
+        nice = any(math.isclose(mantissa, m) for m in (1, 2, 2.5, 5, 10))
+        return nice and (not whole or math.isclose(step, round(step)))
+
+    return next((n for n in (4, 5, 2) if vmax > 0 and fits(vmax / n)), 1)
 
 
 def _y_axis(frame: _Frame, label: str, fmt: Fmt, ticks: int = 4) -> list[str]:
@@ -230,13 +245,26 @@ class _Bars:
     reference_label: str = ""
 
 
-def _bars_max(spec: _Bars) -> float:
+REFERENCE_ZOOM = 4.0  # a reference line above this many times the tallest bar is left off scale
+
+
+def _data_max(spec: _Bars) -> float:
     columns = zip(*(values for _, _, values in spec.series), strict=True)
     if spec.stacked:
         heights = [sum(v or 0.0 for v in column) for column in columns]
     else:
         heights = [v or 0.0 for _, _, values in spec.series for v in values]
-    return nice_max(max([*heights, spec.reference or 0.0]))
+    return max(heights, default=0.0)
+
+
+def _reference_off_scale(spec: _Bars) -> bool:
+    top = _data_max(spec)
+    return spec.reference is not None and top > 0 and spec.reference > REFERENCE_ZOOM * top
+
+
+def _bars_max(spec: _Bars) -> float:
+    reference = 0.0 if _reference_off_scale(spec) else spec.reference or 0.0
+    return nice_max(max(_data_max(spec), reference))
 
 
 def _bar_rects(spec: _Bars, frame: _Frame) -> list[str]:
@@ -279,6 +307,10 @@ def _category_labels(spec: _Bars, frame: _Frame) -> list[str]:
 def _reference_line(spec: _Bars, frame: _Frame) -> list[str]:
     if spec.reference is None:
         return []
+    if _reference_off_scale(spec):
+        share = fmt_pct(_data_max(spec) / spec.reference)
+        note = f"▲ {spec.reference_label}: far above this scale (the highest bar is {share} of it)"
+        return [_text(frame.left + frame.width, 18, note, "end", "ref")]
     y = frame.y(spec.reference)
     right = frame.left + frame.width
     return [
@@ -294,16 +326,17 @@ def _bar_chart(spec: _Bars) -> Markup:
         return _empty(spec.chart_id, spec.title, "No data for this chart in this run.")
     frame = _Frame(76, 40, _WIDTH - 76 - 16, _HEIGHT - 40 - 64, 0.0, _bars_max(spec))
     legend = [(name, colour) for name, colour, _ in spec.series]
-    if spec.reference is not None:
+    if spec.reference is not None and not _reference_off_scale(spec):
         legend.append((spec.reference_label, "#222222"))
+    ticks = tick_count(frame.vmax, spec.tick_fmt is fmt_int)
     body = [
-        *_y_axis(frame, spec.y_label, spec.tick_fmt),
+        *_y_axis(frame, spec.y_label, spec.tick_fmt, ticks),
         *_bar_rects(spec, frame),
         *_reference_line(spec, frame),
         *_x_axis(frame, spec.x_label, _HEIGHT),
         *_category_labels(spec, frame),
     ]
-    if len(legend) > 1:
+    if len(legend) > 1 or spec.reference is not None:
         body += _legend(legend, frame.left, 18, dashed=spec.reference_label)
     return _svg(spec.chart_id, spec.title, spec.desc, (_WIDTH, _HEIGHT), body)
 
@@ -411,7 +444,7 @@ def spend_chart(report: dict[str, Any]) -> Markup:
         _Bars(
             chart_id="chart-spend-budget-svg",
             title="Spend against budget per month",
-            desc="Contact cost per calendar month; the dashed line is the monthly budget.",
+            desc="Contact cost per calendar month against the monthly budget.",
             categories=[m["month"] for m in months],
             series=[("spend", "#0072B2", [m["cost_chf"] for m in months])],
             y_label="CHF",
@@ -468,7 +501,7 @@ def uplift_chart(report: dict[str, Any]) -> Markup:
     """Uplift in percentage points with its 95% interval: a dot and a whisker per row."""
     rows = _uplift_rows(report)
     scale = _uplift_scale(rows)
-    left, width, top, step = 180.0, _WIDTH - 180.0 - 24, 36.0, 40.0
+    left, width, top, step = 180.0, _WIDTH - 180.0 - 48, 36.0, 40.0
     height = int(top + step * len(rows) + 48)
 
     def x(value: float) -> float:
@@ -537,11 +570,7 @@ def _panel_lines(weeks: list[dict[str, Any]], frame: _Frame) -> list[str]:
         parts.append(
             _text(right, below, _short_date(weeks[-1]["week_start"]), "end", "tick")
         )
-        parts.append(
-            _text(
-                frame.left + frame.width / 2, below + 14, "week", "middle", "axis-label"
-            )
-        )
+        parts.append(_text(frame.left + frame.width / 2, below, "week", "middle", "axis-label"))
     return parts
 
 
@@ -568,23 +597,14 @@ def _poster_marker(
     ).days / 7
     px = x(index)
     tip = f"Posters up in the week of {poster}"
-    left, label, cls = (
-        px < frame.left + frame.width * 0.6,
-        f"posters {_short_date(poster)}",
-        "poster-label",
-    )
+    left = px < frame.left + frame.width * 0.6
+    label = f"▲ posters week of {_short_date(poster)}" if left else f"posters week of {_short_date(poster)} ▲"
     return [
         (
             f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{frame.top:.1f}" y2="{frame.bottom:.1f}" '
             f'class="poster"><title>{escape(tip)}</title></line>'
         ),
-        _text(
-            px + (3 if left else -3),
-            frame.top + 10,
-            label,
-            "start" if left else "end",
-            cls,
-        ),
+        _text(px + (-5 if left else 5), frame.bottom + 31, label, "start" if left else "end", "poster-label"),
     ]
 
 
@@ -659,7 +679,11 @@ CHARTS: tuple[tuple[str, str, Callable[[dict[str, Any]], Markup], str], ...] = (
         "chart-spend-budget",
         "Spend against budget",
         spend_chart,
-        "Contact cost per calendar month; the dashed line is the monthly budget.",
+        (
+            "Contact cost per calendar month; the dashed line is the monthly budget. When the "
+            "budget is far above the spend, the scale fits the spend and the budget is named "
+            "above the chart instead."
+        ),
     ),
     (
         "chart-uplift",
@@ -700,7 +724,7 @@ h1 { margin-bottom: .2rem; } .sub { color: #555; margin-top: 0; }
 .kpi .v { font-size: 1.5rem; font-weight: 600; } .kpi .l { color: #555; font-size: .85rem; }
 .kpi .n { color: #555; font-size: .8rem; }
 .bad { color: #b00020; } .good { color: #1b7f3b; }
-figure { margin: 2rem 0; } figcaption { color: #333; max-width: 75ch; margin-top: .4rem; }
+figure { margin: 2.5rem 0; } figcaption { color: #333; max-width: 75ch; margin-bottom: .6rem; }
 figcaption strong { display: block; font-size: 1.1rem; color: #1b1b1b; }
 svg { max-width: 100%; height: auto; font-size: 12px; }
 svg .grid { stroke: #e3e3e3; } svg .axis { stroke: #555; } svg .zero { stroke: #555; }
@@ -735,9 +759,9 @@ dt { font-weight: 600; margin-top: .5rem; } dd { margin-left: 1rem; color: #333;
 {% endfor %}</section>
 {% for chart in charts %}
 <figure id="{{ chart.id }}" aria-labelledby="{{ chart.id }}-caption">
-{{ chart.svg }}
 <figcaption id="{{ chart.id }}-caption">
 <strong>{{ chart.title }}</strong>{{ chart.caption }}</figcaption>
+{{ chart.svg }}
 </figure>
 {% endfor %}
 {% for table in tables %}
