@@ -145,7 +145,8 @@ def stack_settings(stack_name: str) -> Any:
     env = {"HOUSEHOLDS_TABLE": "HouseholdsTable", "CUSTOMERS_TABLE": "CustomersTable",
            "JOURNEYS_TABLE": "JourneysTable", "CONTACTS_TABLE": "ContactsTable",
            "SUPPRESSION_TABLE": "SuppressionTable", "PRINT_TABLE": "PrintTable", "CALLS_TABLE": "CallsTable",
-           "EVENT_BUS_NAME": "Bus", "FEED_BUCKET": "FeedBucket", "PRINT_BUCKET": "PrintBucket",
+           "BUDGET_TABLE": "BudgetTable", "EVENT_BUS_NAME": "Bus", "FEED_BUCKET": "FeedBucket",
+           "PRINT_BUCKET": "PrintBucket",
            "CALL_LIST_BUCKET": "CallListBucket", "UNSUBSCRIBE_SECRET_ARN": "UnsubscribeSecret"}
     return Settings.model_validate({k: names[v] for k, v in env.items()})
 

@@ -16,12 +16,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.campaign import Campaign
+from shared.domain.budget import chf_text, micro_chf, month_of, next_month_start, plan_shares, shard_order
 from shared.domain.caps import prune
 from shared.domain.gate import Person, Place, Request, Verdict, consent_and_law, contact_gate, print_kind
 from shared.domain.journey import next_position
 from shared.erasure import ERASURE_REASON, erasure_key, identity_subjects
 from shared.events import ContactRequested
 from shared.settings import Settings
+from shared.stores import budget as budget_store
 from shared.stores import journeys as journey_store
 from shared.stores.dynamo import batch_get
 from shared.stores.journeys import Journey
@@ -182,10 +184,14 @@ def handle_request(s: Settings, campaign: Campaign, req: ContactRequested, now: 
             return stale
         at = channel.contact_time(now, campaign, not_before)
         verdict = _gate(campaign, req, ctx, at, channel.checks_timing)
+        reservation = None
+        if verdict.action == "send" and channel.checks_timing:  # a contact made now is paid now
+            verdict, reservation = _reserve(s, campaign, req, at, verdict)
         try:
-            return _commit(s, campaign, req, ctx, sk, now, at, verdict, channel)
+            return _commit(s, campaign, req, ctx, sk, now, at, verdict, channel, reservation)
         except TransactionCancelled as exc:
-            outcome, not_before = _after_conflict(exc.reasons, at, verdict, not_before)
+            shares = len(reservation.shares) if reservation else 0
+            outcome, not_before = _after_conflict(exc.reasons, at, verdict, not_before, shares)
             if outcome is not None:
                 return outcome
     raise RuntimeError(f"contact for household step {sk} kept losing races; retried {MAX_CONFLICT_RETRIES} times")
@@ -234,8 +240,36 @@ def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context,
     return None
 
 
+def _reserve(s: Settings, campaign: Campaign, req: ContactRequested, at: datetime,
+             verdict: Verdict) -> tuple[Verdict, budget_store.Reservation | None]:
+    """The contact's cost from its month's budget shards, or a deferral to next month when they are short.
+
+    Deferring (not switching to a cheaper channel) keeps every journey's plan: the step goes out
+    when the next month's budget opens, and the decision says why."""
+    cost = unit_cost(campaign, req.channel, verdict.kind)
+    reservation, short = reserve_budget(s, campaign, req.household_id, cost, at)
+    if reservation is not None:
+        return verdict, reservation
+    return Verdict("defer", short, until=next_month_start(at, campaign.tz)), None
+
+
+def reserve_budget(s: Settings, campaign: Campaign, household_id: str, cost_chf: float,
+                   at: datetime) -> tuple[budget_store.Reservation | None, str]:
+    """Where in the budget of `at`'s month a contact's cost can come from, or why the month cannot pay."""
+    cost = micro_chf(cost_chf, round_up=True)
+    month = month_of(at, campaign.tz)
+    monthly = micro_chf(campaign.config.budget_chf.monthly, round_up=False)
+    remaining = budget_store.month_remaining(s.budget_table, month, monthly)
+    shares = plan_shares(remaining, shard_order(household_id, len(remaining)), cost)
+    if shares is not None:
+        return budget_store.Reservation(month, tuple(shares)), ""
+    left = sum(max(0, r) for r in remaining.values())
+    return None, f"monthly budget exhausted (CHF {chf_text(left)} of {chf_text(monthly)} left in {month})"
+
+
 def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, now: datetime,
-            at: datetime, verdict: Verdict, channel: Channel) -> Outcome:
+            at: datetime, verdict: Verdict, channel: Channel,
+            reservation: budget_store.Reservation | None = None) -> Outcome:
     assert ctx.journey is not None
     journey_cfg = campaign.config.journeys[req.target_group]
     if verdict.action == "defer":
@@ -257,11 +291,14 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
         transact([("Update", advance), ("Put", plain_put(s.contacts_table, decision))])
         return Outcome("skip", verdict.reason)
     claim = _claim(campaign, req, ctx, sk, at, verdict, channel.claim_status)
+    claim |= reservation.claim_fields() if reservation else {}  # what to give back if delivery fails
     parts: list[Part] = [("Put", claim_put(s.contacts_table, claim)), ("Update", advance)]
     if channel.checks_timing:
         history = prune([*ctx.pressure.history, (req.channel, at)], now, campaign.gate_policy().caps)
         parts.append(("Update", pressure_update(s.contacts_table, ctx.pressure, history)))
     parts += channel.extra_parts(req, ctx, claim, campaign)
+    if reservation is not None:  # last, so _after_conflict knows the budget's parts by their place
+        parts += reservation.parts(s.budget_table)
     transact(parts)
     return _deliver(s, campaign, req, ctx, claim, channel)
 
@@ -272,6 +309,8 @@ def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
         sent = channel.deliver(req, ctx, claim, campaign)
     except DeliveryRejected as exc:
         update_claim(s.contacts_table, req.household_id, claim["sk"], status="failed", failure=str(exc))
+        # Given back after the claim failed: a crash in between strands the money, never overspends it.
+        budget_store.release(s.budget_table, claim)
         # Nothing lost: a step that did not go out is a skip with its reason, like any refused by the gate.
         put_item(s.contacts_table, decision_item(s, campaign, req, datetime.fromisoformat(claim["at"]), "skipped",
                                                  str(exc), claim["sk"] + "#rejected"))
@@ -281,12 +320,15 @@ def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
     return Outcome("send", "sent" if sent is not None else channel.claim_status, claim=claim)
 
 
-def _after_conflict(reasons: Sequence[str], at: datetime, verdict: Verdict,
-                    not_before: datetime | None) -> tuple[Outcome | None, datetime | None]:
-    """Which part lost: the claim (a duplicate), the journey (moved on), or a retryable race."""
+def _after_conflict(reasons: Sequence[str], at: datetime, verdict: Verdict, not_before: datetime | None,
+                    budget_parts: int = 0) -> tuple[Outcome | None, datetime | None]:
+    """Which part lost: the claim (a duplicate), the journey (moved on), a budget shard another contact
+    drew on since it was read (the last `budget_parts`: read again), or a retryable race."""
     if verdict.action == "send" and reasons and reasons[0] == "ConditionalCheckFailed":
         return Outcome("duplicate", "step already claimed"), not_before
     failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+    if budget_parts and any(i >= len(reasons) - budget_parts for i in failed):
+        return None, not_before
     if verdict.action == "send" and any(i >= 3 for i in failed):
         from datetime import timedelta
 
@@ -297,10 +339,7 @@ def _after_conflict(reasons: Sequence[str], at: datetime, verdict: Verdict,
 def _claim(campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, at: datetime, verdict: Verdict,
            status: str) -> dict[str, Any]:
     kind = verdict.kind
-    costs = campaign.config.unit_cost_chf
-    cost = {"email": costs.email, "sms": costs.sms, "call": costs.call}.get(req.channel)
-    if req.channel == "print":
-        cost = costs.print_personalised if kind == "personalised" else costs.print_partially_addressed
+    cost = unit_cost(campaign, req.channel, kind)
     return {
         "household_id": req.household_id,
         "sk": sk,
@@ -320,6 +359,14 @@ def _claim(campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, at:
         "expires_at": expires_at(at, campaign.config.retention_days),
         "claimed_epoch": time.time(),
     }
+
+
+def unit_cost(campaign: Campaign, channel: str, kind: str | None) -> float:
+    """What one contact on the channel costs (print: by kind), in CHF, from the config."""
+    costs = campaign.config.unit_cost_chf
+    if channel == "print":
+        return costs.print_personalised if kind == "personalised" else costs.print_partially_addressed
+    return float({"email": costs.email, "sms": costs.sms, "call": costs.call}[channel])
 
 
 def _lease_seconds() -> float:

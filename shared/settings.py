@@ -17,6 +17,7 @@ class Settings(BaseModel):
     suppression_table: str = Field(alias="SUPPRESSION_TABLE")
     print_table: str = Field(alias="PRINT_TABLE")
     calls_table: str = Field(alias="CALLS_TABLE")
+    budget_table: str = Field(alias="BUDGET_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     feed_bucket: str = Field(alias="FEED_BUCKET")
     print_bucket: str = Field(alias="PRINT_BUCKET")

@@ -11,7 +11,8 @@ from typing import Any
 
 from shared.aws import client
 from shared.campaign import Campaign
-from shared.dispatch import Context, Part, load_context, person_of, place_of
+from shared.dispatch import Context, Part, load_context, person_of, place_of, reserve_budget
+from shared.domain.budget import next_month_start
 from shared.domain.caps import prune
 from shared.domain.gate import Request, contact_gate
 from shared.domain.phone import national_notation, normalise_phone
@@ -121,34 +122,50 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
         return None
     if verdict.action == "defer":
         assert verdict.until is not None
-        until = verdict.until.astimezone(campaign.tz)
-        _decide(s, campaign, req, now, "deferred", f"call list: {verdict.reason}; listed again from {until.date()}")
-        client("dynamodb").update_item(
-            TableName=s.calls_table, Key=to_item({"queue": PENDING, "request_id": item["request_id"]}),
-            UpdateExpression="SET not_before_day = :d",
-            ExpressionAttributeValues={":d": {"S": until.date().isoformat()}})
+        _defer(s, campaign, req, now, item, verdict.reason, verdict.until)
         return None
-    history = prune([*ctx.pressure.history, ("call", now)], now, policy.caps)
+    # The call is made (and paid) when it is listed: from the export day's month, at the claim's cost.
+    reservation, short = reserve_budget(s, campaign, req.household_id, float(ctx.claim["cost_chf"]), now)
+    if reservation is None:
+        _defer(s, campaign, req, now, item, short, next_month_start(now, campaign.tz))
+        return None
     local = now.astimezone(campaign.tz)
-    claim_update = {
-        "TableName": s.contacts_table, "Key": to_item({"household_id": req.household_id, "sk": item["contact_sk"]}),
-        "UpdateExpression": "SET #status = :sent, #at = :at", "ConditionExpression": "#status = :queued",
-        "ExpressionAttributeNames": {"#status": "status", "#at": "at"},
-        "ExpressionAttributeValues": {":sent": {"S": "sent"}, ":at": {"S": local.isoformat()},
-                                      ":queued": {"S": "queued"}},
-    }
+    history = prune([*ctx.pressure.history, ("call", now)], now, policy.caps)
     try:
-        transact([("Update", claim_update), ("Update", pressure_update(s.contacts_table, ctx.pressure, history)),
+        transact([("Update", _listed(s, req, item, local)),
+                  ("Update", pressure_update(s.contacts_table, ctx.pressure, history)),
                   ("Delete", {"TableName": s.calls_table,
-                              "Key": to_item({"queue": PENDING, "request_id": item["request_id"]})})])
+                              "Key": to_item({"queue": PENDING, "request_id": item["request_id"]})}),
+                  *reservation.parts(s.budget_table)])
     except TransactionCancelled:
-        return None  # another export or a response moved it: it is not on today's list
+        return None  # another export or a response moved it, or a budget shard ran short: not on today's list
     customer = ctx.customer or {}
     phone = normalise_phone(customer.get("mobile") or "")
     return {"call_date": local.date().isoformat(), "customer_id": req.customer_id, "household_id": req.household_id,
             "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
             "language": ctx.household.get("language") or customer.get("language", ""),
             "phone": national_notation(phone) if phone else "", "offer_id": req.offer_id, "attempt": req.attempt}
+
+
+def _listed(s: Settings, req: ContactRequested, item: dict[str, Any], local: datetime) -> dict[str, Any]:
+    """The claim's move from queued to sent (the contact is made) at the export's local time."""
+    return {
+        "TableName": s.contacts_table, "Key": to_item({"household_id": req.household_id, "sk": item["contact_sk"]}),
+        "UpdateExpression": "SET #status = :sent, #at = :at", "ConditionExpression": "#status = :queued",
+        "ExpressionAttributeNames": {"#status": "status", "#at": "at"},
+        "ExpressionAttributeValues": {":sent": {"S": "sent"}, ":at": {"S": local.isoformat()},
+                                      ":queued": {"S": "queued"}},
+    }
+
+
+def _defer(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime, item: dict[str, Any], reason: str,
+           until: datetime) -> None:
+    """Keep the call queued, off the lists before `until`'s day, and record why."""
+    day = until.astimezone(campaign.tz).date()
+    _decide(s, campaign, req, now, "deferred", f"call list: {reason}; listed again from {day}")
+    client("dynamodb").update_item(
+        TableName=s.calls_table, Key=to_item({"queue": PENDING, "request_id": item["request_id"]}),
+        UpdateExpression="SET not_before_day = :d", ExpressionAttributeValues={":d": {"S": day.isoformat()}})
 
 
 def _window_start(campaign: Campaign, now: datetime, canton: str) -> datetime:
