@@ -3,6 +3,7 @@ the day's call list. IAM-authenticated HTTP API routes; downloads are 15-minute 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,12 @@ def _now() -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 
-def _redirect(url: str) -> Response[Any]:
+def _redirect(find: Callable[[str], str], name: str) -> Response[Any]:
+    """A redirect to where the store keeps it; 404 when it has no such thing."""
+    try:
+        url = find(name)
+    except NotFound as exc:
+        raise NotFoundError(str(exc)) from exc
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")
 
 
@@ -35,10 +41,7 @@ def list_batches() -> dict[str, Any]:
 
 @app.get("/print-batches/<batch_id>")
 def download_batch(batch_id: str) -> Response[Any]:
-    try:
-        return _redirect(_store["current"].batch_download(batch_id))
-    except NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
+    return _redirect(_store["current"].batch_download, batch_id)
 
 
 @app.post("/print-batches/<batch_id>/ack")
@@ -51,7 +54,4 @@ def acknowledge_batch(batch_id: str) -> dict[str, Any]:
 
 @app.get("/call-lists/<day>")
 def download_call_list(day: str) -> Response[Any]:
-    try:
-        return _redirect(_store["current"].call_list(day))
-    except NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
+    return _redirect(_store["current"].call_list, day)

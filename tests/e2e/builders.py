@@ -7,6 +7,7 @@ line 1, quoted multi-line fields counted), so the tests know where every bad row
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -288,3 +289,9 @@ def parse_at(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     assert parsed.tzinfo is not None, f"{value!r} has no offset"
     return parsed
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """A run's .jsonl output file as a list of objects."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

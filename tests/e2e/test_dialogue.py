@@ -4,7 +4,6 @@ opt-outs close the loop; every SMS respects the window across both changes of th
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections import defaultdict
@@ -92,8 +91,7 @@ class Run:
     seconds: float
 
     def jsonl(self, name: str) -> list[dict[str, Any]]:
-        with (self.out / name).open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        return b.read_jsonl(self.out / name)
 
 
 @pytest.fixture(scope="module")

@@ -43,8 +43,7 @@ class Run:
     stderr: str
 
     def jsonl(self, name: str) -> list[dict[str, Any]]:
-        with (self.out / name).open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        return b.read_jsonl(self.out / name)
 
     def rejected(self, source: str) -> dict[int, dict[str, str]]:
         with (self.out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
