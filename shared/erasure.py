@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.aws import client
+from shared.deliverables import BATCHES_PREFIX, CALL_LISTS_PREFIX
+from shared.events import CRM_PREFIX, REJECTED_PREFIX, RESPONSES_PREFIX
 from shared.settings import Settings
 from shared.stores.dynamo import batch_get, query_all, scan_all, to_item, to_value
 
 ERASURE_REASON = "erasure"
-CALL_LIST_PREFIX = "call-lists/"
-PRINT_PREFIX = "batches/"
-CRM_PREFIX = "crm/"
+CALL_LIST_PREFIX = CALL_LISTS_PREFIX
+PRINT_PREFIX = BATCHES_PREFIX
 _KEY_MAX_AGE_SECONDS = 300.0
 _keys: dict[tuple[str | None, str], tuple[float, bytes]] = {}
 
@@ -92,18 +93,26 @@ def without_customer(body: bytes, customer_id: str, delimiter: str) -> tuple[byt
     text = body.decode("utf-8")
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     rows = list(csv.reader(io.StringIO(text[len(bom):], newline=""), delimiter=delimiter))
-    if not rows or "customer_id" not in rows[0]:
+    if not rows or not {"customer_id", "raw"} & set(rows[0]):
         return body, 0
-    column = rows[0].index("customer_id")
     # Call lists guard cells against formula injection with a leading "'": match that form too.
     ids = {customer_id, f"'{customer_id}"}
-    kept = [rows[0], *(r for r in rows[1:] if not (len(r) > column and r[column] in ids))]
+    if "customer_id" in rows[0]:
+        column = rows[0].index("customer_id")
+        kept = [rows[0], *(r for r in rows[1:] if not (len(r) > column and r[column] in ids))]
+    else:  # a rejection report: the person's row is inside `raw`, as one of its fields
+        column = rows[0].index("raw")
+        kept = [rows[0], *(r for r in rows[1:] if not (len(r) > column and _raw_names(r[column], ids)))]
     removed = len(rows) - len(kept)
     if not removed:
         return body, 0
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in text else "\n").writerows(kept)
     return (bom + out.getvalue()).encode("utf-8"), removed
+
+
+def _raw_names(raw: str, ids: set[str]) -> bool:
+    return any(field.strip() in ids for row in csv.reader(io.StringIO(raw)) for field in row)
 
 
 def rewritten_manifest(manifest: dict[str, Any], body: bytes, removed: int, now: datetime) -> dict[str, Any]:
@@ -131,7 +140,8 @@ def erase_customer(s: Settings, customer_id: str, now: datetime) -> ErasureRepor
     report.print_pieces = _erase_print_pieces(s, customer_id)
     report.call_requests = _erase_call_requests(s, customer_id)
     for bucket, prefix, delimiter in ((s.call_list_bucket, CALL_LIST_PREFIX, ";"),
-                                      (s.print_bucket, PRINT_PREFIX, ","), (s.feed_bucket, CRM_PREFIX, ",")):
+                                      (s.print_bucket, PRINT_PREFIX, ","), (s.feed_bucket, CRM_PREFIX, ","),
+                                      (s.feed_bucket, RESPONSES_PREFIX, ","), (s.feed_bucket, REJECTED_PREFIX, ",")):
         _rewrite_files(bucket, prefix, delimiter, customer_id, now, report)
     ddb = client("dynamodb")
     for item in items:

@@ -14,6 +14,7 @@ from functions.email.handler import handler as email
 from functions.print_batcher.handler import handler as printer
 from functions.responses.handler import handler as responses
 from functions.sms.handler import handler as sms
+from shared.aws import client
 from shared.erasure import erase_customer
 from tests.integration import helpers as h
 
@@ -117,3 +118,27 @@ def test_erasure_requested_on_the_bus_is_applied_by_the_responses_function(stack
     h.no_failures(h.invoke(responses, h.sqs_event("ErasureRequested", detail, NOW)))
     unknown = {**detail, "customer_id": "C-404"}
     h.no_failures(h.invoke(responses, h.sqs_event("ErasureRequested", unknown, NOW)))
+
+
+def test_the_persons_rows_leave_the_feed_buckets_response_files_and_rejection_reports(stack) -> None:
+    # Given the customer in a response file and, as a rejected CRM row, in a rejection report
+    h.seed_household("H-9")
+    h.seed_customer("H-9", "C-9")
+    bucket = h.cfg().feed_bucket
+    s3 = client("s3")
+    s3.put_object(Bucket=bucket, Key="responses/2026-06.csv", Body=(
+        b"at,household_id,customer_id,type,channel,outcome\r\n"
+        b"2026-06-08T10:00:00+02:00,H-9,C-9,opt_out,sms,\r\n"
+        b"2026-06-08T11:00:00+02:00,H-1,C-1,order,,\r\n"))
+    s3.put_object(Bucket=bucket, Key="rejected/crm/customers.csv", Body=(
+        b"source,line,reason,raw\n"
+        b'customers,4,"email: expected a valid e-mail address","C-9,H-9,Anna,Muster,de,anna@@x.ch"\n'
+        b'customers,7,"language: expected de, fr, it or en","C-1,H-1,Beat,Keller,rm,beat@x.ch"\n'))
+    # When the customer is erased
+    report = erase_customer(h.cfg(), "C-9", h.local(h.MONDAY, 9))
+    # Then their rows are gone from both files and the other people's rows stay
+    responses_file = h.s3_get(bucket, "responses/2026-06.csv").decode()
+    rejected_file = h.s3_get(bucket, "rejected/crm/customers.csv").decode()
+    assert "C-9" not in responses_file and "C-1" in responses_file
+    assert "Muster" not in rejected_file and "anna@@x.ch" not in rejected_file and "C-1,H-1,Beat" in rejected_file
+    assert f"s3://{bucket}/rejected/crm/customers.csv" in report.files
