@@ -104,7 +104,7 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
         for name, source in props.get("Events", {}).items():
             kind, sp = source.get("Type"), source.get("Properties", {})
             if kind == "SQS":
-                queues.append(QueueSource(_logical(sp["Queue"]), int(sp.get("BatchSize", 10)),
+                queues.append(QueueSource(logical_id_of(sp["Queue"]), int(sp.get("BatchSize", 10)),
                                           "ReportBatchItemFailures" in sp.get("FunctionResponseTypes", [])))
             elif kind in ("ScheduleV2", "Schedule"):
                 schedules.append(Schedule(name, sp["ScheduleExpression"], sp.get("ScheduleExpressionTimezone", "UTC"),
@@ -117,7 +117,8 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
     return specs
 
 
-def _logical(reference: Any) -> str:
+def logical_id_of(reference: Any) -> str:
+    """The logical id a `!Ref` or `!GetAtt` names."""
     if isinstance(reference, dict) and "Fn::GetAtt" in reference:
         return str(reference["Fn::GetAtt"][0])
     if isinstance(reference, dict) and "Ref" in reference:

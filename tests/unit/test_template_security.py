@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra.sam_check import translate
-from infra.template import load_template
+from infra.template import load_template, logical_id_of
 
 RAW: dict[str, Any] = load_template()
 TRANSLATED: dict[str, Any] = translate()
@@ -52,14 +52,6 @@ def _props(resource: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def _logical(ref: Any) -> str:
-    if isinstance(ref, dict) and "Fn::GetAtt" in ref:
-        return str(ref["Fn::GetAtt"][0])
-    if isinstance(ref, dict) and "Ref" in ref:
-        return str(ref["Ref"])
-    raise AssertionError(f"not a reference to a resource: {ref!r}")
-
-
 def _render(resource: Any) -> str:
     """A policy resource as text: "${X.Arn}" for !GetAtt X.Arn, the template of a !Sub, "*" as is."""
     if isinstance(resource, str):
@@ -87,7 +79,7 @@ def _function_names(raw: dict[str, Any]) -> list[str]:
 def _statements(translated: dict[str, Any], function: str) -> list[dict[str, Any]]:
     """The inline statements of the function's execution role, as deployed."""
     resources = translated["Resources"]
-    role = resources[_logical(_props(resources[function])["Role"])]
+    role = resources[logical_id_of(_props(resources[function])["Role"])]
     assert role["Type"] == "AWS::IAM::Role", f"{function}: its Role is not a role of the stack"
     return [s for p in _props(role).get("Policies", []) for s in _as_list(p["PolicyDocument"]["Statement"])]
 
@@ -169,7 +161,7 @@ def check_buckets(raw: dict[str, Any], translated: dict[str, Any]) -> None:
         for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
             assert block.get(flag) is True, f"{name}: {flag} is not true"
         denials = [
-            s for p in policies if _logical(_props(p)["Bucket"]) == name
+            s for p in policies if logical_id_of(_props(p)["Bucket"]) == name
             for s in _as_list(_props(p)["PolicyDocument"]["Statement"])
             if s.get("Effect") == "Deny" and s.get("Principal") in ("*", {"AWS": "*"})
             and "s3:*" in _as_list(s.get("Action", []))
@@ -186,7 +178,7 @@ def _dlqs(raw: dict[str, Any]) -> list[str]:
 
 def check_dlq_alarms(raw: dict[str, Any], translated: dict[str, Any]) -> None:
     dlqs = _dlqs(raw)
-    redrive_targets = {_logical(_props(q)["RedrivePolicy"]["deadLetterTargetArn"])
+    redrive_targets = {logical_id_of(_props(q)["RedrivePolicy"]["deadLetterTargetArn"])
                        for q in _of_type(raw, "AWS::SQS::Queue").values() if "RedrivePolicy" in _props(q)}
     assert dlqs and set(dlqs) == redrive_targets, "every dead-letter queue is named *DLQ"
     alarms = [_props(a) for a in _of_type(raw, "AWS::CloudWatch::Alarm").values()]
@@ -194,7 +186,7 @@ def check_dlq_alarms(raw: dict[str, Any], translated: dict[str, Any]) -> None:
         mine = [a for a in alarms if a.get("Namespace") == "AWS/SQS"
                 and a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
                 and [d["Name"] for d in a.get("Dimensions", [])] == ["QueueName"]
-                and _logical(a["Dimensions"][0]["Value"]) == dlq]
+                and logical_id_of(a["Dimensions"][0]["Value"]) == dlq]
         assert len(mine) == 1, f"{dlq}: {len(mine)} alarms on ApproximateNumberOfMessagesVisible"
         alarm = mine[0]
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and float(alarm["Threshold"]) == 0, dlq
@@ -238,7 +230,7 @@ def test_template_has_the_property(name: str) -> None:
 
 
 def test_every_function_has_its_own_role() -> None:
-    roles = [_logical(_props(TRANSLATED["Resources"][f])["Role"]) for f in _function_names(RAW)]
+    roles = [logical_id_of(_props(TRANSLATED["Resources"][f])["Role"]) for f in _function_names(RAW)]
     assert len(roles) == len(set(roles)) == len(_function_names(RAW))
 
 
@@ -247,7 +239,7 @@ def test_every_function_has_its_own_role() -> None:
 
 def _role_policy(translated: dict[str, Any], function: str) -> dict[str, Any]:
     resources = translated["Resources"]
-    return _props(resources[_logical(_props(resources[function])["Role"])])["Policies"][0]["PolicyDocument"]  # type: ignore[no-any-return]
+    return _props(resources[logical_id_of(_props(resources[function])["Role"])])["Policies"][0]["PolicyDocument"]  # type: ignore[no-any-return]
 
 
 def _add_statement(function: str, statement: dict[str, Any]) -> Callable[[dict[str, Any], dict[str, Any]], None]:
@@ -259,7 +251,7 @@ def _add_statement(function: str, statement: dict[str, Any]) -> Callable[[dict[s
 
 def _drop_sms_deny(raw: dict[str, Any], translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
-    role = resources[_logical(_props(resources["SmsFunction"])["Role"])]
+    role = resources[logical_id_of(_props(resources["SmsFunction"])["Role"])]
     for policy in _props(role)["Policies"]:
         document = policy["PolicyDocument"]
         document["Statement"] = [s for s in _as_list(document["Statement"]) if s.get("Effect") != "Deny"]
@@ -267,7 +259,7 @@ def _drop_sms_deny(raw: dict[str, Any], translated: dict[str, Any]) -> None:
 
 def _drop_delete(raw: dict[str, Any], translated: dict[str, Any]) -> None:
     resources = translated["Resources"]
-    role = resources[_logical(_props(resources["CallListExporterFunction"])["Role"])]
+    role = resources[logical_id_of(_props(resources["CallListExporterFunction"])["Role"])]
     for policy in _props(role)["Policies"]:
         for statement in _as_list(policy["PolicyDocument"]["Statement"]):
             statement["Action"] = [a for a in _as_list(statement["Action"]) if a != "dynamodb:DeleteItem"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.template import functions, load_template
+from infra.template import functions, load_template, logical_id_of
 from shared import events
 from shared.config import CHANNELS
 
@@ -40,17 +40,9 @@ def _props(resource: dict[str, Any]) -> dict[str, Any]:
     return resource.get("Properties", {})
 
 
-def _logical(ref: Any) -> str:
-    if isinstance(ref, dict) and "Fn::GetAtt" in ref:
-        return str(ref["Fn::GetAtt"][0])
-    if isinstance(ref, dict) and "Ref" in ref:
-        return str(ref["Ref"])
-    raise AssertionError(f"not a reference to a resource: {ref!r}")
-
-
 def _on_project_bus(rule: dict[str, Any]) -> bool:
     bus = _props(rule).get("EventBusName")
-    return bus is not None and _logical(bus) == "Bus"
+    return bus is not None and logical_id_of(bus) == "Bus"
 
 
 RULES = _of_type("AWS::Events::Rule")
@@ -67,7 +59,7 @@ def _sqs_sources() -> list[tuple[str, str, dict[str, Any]]]:
     for name, fn in FUNCTIONS.items():
         for source in _props(fn).get("Events", {}).values():
             if source.get("Type") == "SQS":
-                found.append((name, _logical(source["Properties"]["Queue"]), source["Properties"]))
+                found.append((name, logical_id_of(source["Properties"]["Queue"]), source["Properties"]))
     return found
 
 
@@ -76,7 +68,7 @@ CONSUMED_QUEUES = {queue for _, queue, _ in SQS_SOURCES}
 
 
 def _targets(rule: dict[str, Any]) -> list[str]:
-    return [_logical(t["Arn"]) for t in _props(rule).get("Targets", [])]
+    return [logical_id_of(t["Arn"]) for t in _props(rule).get("Targets", [])]
 
 
 # --------------------------------------------------------------------------- sanity of the fixture
@@ -95,7 +87,7 @@ def test_functions_returns_every_serverless_function() -> None:
     for spec in specs:
         props = _props(FUNCTIONS[spec.logical_id])
         assert spec.handler == props["Handler"]
-        declared_queues = {_logical(e["Properties"]["Queue"]) for e in props.get("Events", {}).values()
+        declared_queues = {logical_id_of(e["Properties"]["Queue"]) for e in props.get("Events", {}).values()
                            if e["Type"] == "SQS"}
         assert {q.queue for q in spec.queues} == declared_queues
         declared_schedules = {n for n, e in props.get("Events", {}).items() if e["Type"] in ("ScheduleV2", "Schedule")}
@@ -192,8 +184,8 @@ def test_rule_targets_a_consumed_queue_with_a_send_permission(name: str) -> None
         assert RESOURCES[target]["Type"] == "AWS::SQS::Queue", f"{name}: target {target} is not a queue"
         assert target in CONSUMED_QUEUES, f"{name}: target {target} is consumed by no function"
         allowed = [p for p in policies
-                   if target in {_logical(q) for q in _props(p)["Queues"]}
-                   and any(name in {_logical(a) for a in s.get("Condition", {}).get("ArnEquals", {})
+                   if target in {logical_id_of(q) for q in _props(p)["Queues"]}
+                   and any(name in {logical_id_of(a) for a in s.get("Condition", {}).get("ArnEquals", {})
                                     .get("aws:SourceArn", [])}
                            for s in _props(p)["PolicyDocument"]["Statement"])]
         assert allowed, f"{name}: no queue policy lets the rule send to {target}"
@@ -207,7 +199,7 @@ def test_consumed_queue_has_a_redrive_policy_to_a_dlq(queue: str) -> None:
     props = _props(RESOURCES[queue])
     redrive = props.get("RedrivePolicy")
     assert redrive, f"{queue}: no RedrivePolicy"
-    dlq = _logical(redrive["deadLetterTargetArn"])
+    dlq = logical_id_of(redrive["deadLetterTargetArn"])
     assert RESOURCES[dlq]["Type"] == "AWS::SQS::Queue"
     assert dlq != queue and dlq not in CONSUMED_QUEUES, f"{queue}: the DLQ {dlq} is itself consumed"
     assert int(redrive["maxReceiveCount"]) >= 1
@@ -288,6 +280,6 @@ def test_s3_drops_reach_the_right_functions() -> None:
 def test_s3_drop_rule_listens_to_the_feed_bucket(name: str) -> None:
     pattern = _props(S3_RULES[name])["EventPattern"]
     assert pattern["detail-type"] == [events.S3_OBJECT_CREATED]
-    assert [_logical(b) for b in pattern["detail"]["bucket"]["name"]] == ["FeedBucket"]
+    assert [logical_id_of(b) for b in pattern["detail"]["bucket"]["name"]] == ["FeedBucket"]
     assert _props(RESOURCES["FeedBucket"])["NotificationConfiguration"]["EventBridgeConfiguration"][
         "EventBridgeEnabled"] is True
