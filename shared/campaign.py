@@ -37,7 +37,9 @@ class Campaign:
                 return offer
         raise KeyError(f"offer {offer_id!r} is not in the catalogue")
 
+    @cached_property
     def gate_policy(self) -> GatePolicy:
+        """Built once per campaign: every contact's gate uses it, often several times."""
         from shared.domain.caps import Cap, CapPolicy
         from shared.domain.gate import GatePolicy
         from shared.domain.windows import ContactWindow

@@ -41,7 +41,7 @@ from shared.stores.records import PRESSURE_SK, contact_id, contact_sk, decision_
 
 MAX_CONFLICT_RETRIES = 6
 # A claim younger than this may still be on its way out in another invocation; older, it is ambiguous.
-CLAIM_LEASE_SECONDS = float(os.environ.get("CLAIM_LEASE_SECONDS", "900"))
+DEFAULT_CLAIM_LEASE_SECONDS = 900.0
 Part = tuple[str, dict[str, Any]]
 
 
@@ -209,7 +209,7 @@ def _gate(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime,
         at=at,
         journey_over=ctx.journey.status != "live",
     )
-    policy = campaign.gate_policy()
+    policy = campaign.gate_policy
     if ctx.erased and consent_and_law(request, policy) == "suppressed: all":
         return Verdict("skip", "suppressed: all (erasure: the person asked to be forgotten)")
     if timing:
@@ -294,7 +294,7 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
     claim |= reservation.claim_fields() if reservation else {}  # what to give back if delivery fails
     parts: list[Part] = [("Put", claim_put(s.contacts_table, claim)), ("Update", advance)]
     if channel.checks_timing:
-        history = prune([*ctx.pressure.history, (req.channel, at)], now, campaign.gate_policy().caps)
+        history = prune([*ctx.pressure.history, (req.channel, at)], now, campaign.gate_policy.caps)
         parts.append(("Update", pressure_update(s.contacts_table, ctx.pressure, history)))
     parts += channel.extra_parts(req, ctx, claim, campaign)
     if reservation is not None:  # last, so _after_conflict knows the budget's parts by their place
@@ -370,4 +370,4 @@ def unit_cost(campaign: Campaign, channel: str, kind: str | None) -> float:
 
 
 def _lease_seconds() -> float:
-    return float(os.environ.get("CLAIM_LEASE_SECONDS", str(CLAIM_LEASE_SECONDS)))
+    return float(os.environ.get("CLAIM_LEASE_SECONDS", DEFAULT_CLAIM_LEASE_SECONDS))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from shared.aws import client
@@ -112,8 +112,8 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
         return None
     # A queued call belongs to a step already passed: only an order or objection (ended) stops it now.
     journey_over = ctx.journey is None or ctx.journey.status == "ended"
-    policy = campaign.gate_policy()
-    call_day = _window_start(campaign, now, ctx.household["canton"])
+    policy = campaign.gate_policy
+    call_day = _window_start(campaign, now)  # cantonal holidays: the gate checks them at this instant
     verdict = contact_gate(Request("call", req.target_group, person_of(ctx.customer), place_of(ctx.household),
                                    ctx.suppressed, ctx.pressure.history, call_day, journey_over), policy)
     if verdict.action == "skip":
@@ -168,14 +168,12 @@ def _defer(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime
         UpdateExpression="SET not_before_day = :d", ExpressionAttributeValues={":d": {"S": day.isoformat()}})
 
 
-def _window_start(campaign: Campaign, now: datetime, canton: str) -> datetime:
-    """When today's calls may start in the household's canton (the window's opening)."""
+def _window_start(campaign: Campaign, now: datetime) -> datetime:
+    """When today's calls may start (the call window's opening on this weekday)."""
     local = now.astimezone(campaign.tz)
-    spec = campaign.config.windows.call
-    hours = spec.saturday if local.weekday() == 5 else spec.weekdays
-    start = (hours or spec.weekdays).split("-")[0]
-    hh, mm = (int(x) for x in start.split(":"))
-    return datetime.combine(local.date(), time(hh, mm), tzinfo=campaign.tz)
+    window = campaign.gate_policy.windows["call"]
+    hours = window.hours_on(local.date()) or window.weekdays
+    return datetime.combine(local.date(), hours.start, tzinfo=campaign.tz)
 
 
 def _drop(s: Settings, item: dict[str, Any]) -> None:
