@@ -1,16 +1,24 @@
 """Least privilege and safe storage in template.yaml (issue 7).
 
 Each property is checked by a `check_*` function over the raw template (infra.template.load_template) or
-the translated one (infra.sam_check.translate, where the function roles exist); the tests run them on the
-real template, and the mutation tests below show that each check fails once its property is removed.
+the translated one (infra.sam_check.translate: what CloudFormation deploys, with the roles SAM generates for
+schedules); the tests run them on the real template, and the mutation tests below show that each check fails
+once its property is removed.
+
+Every function has an execution role declared in template.yaml (AWS::IAM::Role, inline policy only): the role
+SAM would generate carries AWS managed policies (AWSLambdaBasicExecutionRole: logs on "*";
+AWSLambdaSQSQueueExecutionRole: sqs on "*"). Each function logs to its own log group, declared with a retention.
 """
 
 from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +35,14 @@ STAR_ALLOWED = {("SmsFunction", "sns:Publish")}
 # Scan: erasure (shared.erasure, run by the responses function) finds a person's print pieces, which
 # have no customer index. The exports in infra/ scan too, but run outside Lambda with operators' roles.
 SCANS = {"ResponsesFunction": {"${PrintTable.Arn}"}}
+
+# Lambda writes a function's logs: a stream in its log group (the stack creates the group, with its retention).
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+LOG_STREAMS = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${%s}:*"
+
+# An SQS event source mapping polls with the function's role: what AWSLambdaSQSQueueExecutionRole grants, on the
+# function's own queues only (the functions' code never calls SQS itself).
+QUEUE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 # DeleteItem: the call-list exporter drops listed and stale requests; erasure deletes the customer's
 # items, print pieces and pending call requests.
@@ -76,12 +92,24 @@ def _function_names(raw: dict[str, Any]) -> list[str]:
     return sorted(_of_type(raw, "AWS::Serverless::Function"))
 
 
+def _role_of(translated: dict[str, Any], function: str) -> str:
+    return logical_id_of(_props(translated["Resources"][function])["Role"])
+
+
+def _owners(translated: dict[str, Any]) -> dict[str, str]:
+    """Function roles: role -> the function whose execution role it is."""
+    return {_role_of(translated, f): f for f in _of_type(translated, "AWS::Lambda::Function")}
+
+
+def _role_statements(translated: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    resource = translated["Resources"][role]
+    assert resource["Type"] == "AWS::IAM::Role", f"{role} is not a role of the stack"
+    return [s for p in _props(resource).get("Policies", []) for s in _as_list(p["PolicyDocument"]["Statement"])]
+
+
 def _statements(translated: dict[str, Any], function: str) -> list[dict[str, Any]]:
     """The inline statements of the function's execution role, as deployed."""
-    resources = translated["Resources"]
-    role = resources[logical_id_of(_props(resources[function])["Role"])]
-    assert role["Type"] == "AWS::IAM::Role", f"{function}: its Role is not a role of the stack"
-    return [s for p in _props(role).get("Policies", []) for s in _as_list(p["PolicyDocument"]["Statement"])]
+    return _role_statements(translated, _role_of(translated, function))
 
 
 def _allowed(translated: dict[str, Any], function: str, action: str) -> set[str]:
@@ -105,28 +133,115 @@ def _bucket_object_pattern(resource: str, buckets: set[str]) -> bool:
     return False
 
 
+def _log_group_of(translated: dict[str, Any], function: str) -> str | None:
+    group = _props(translated["Resources"][function]).get("LoggingConfig", {}).get("LogGroup")
+    return logical_id_of(group) if group is not None else None
+
+
+def _own_log_streams(translated: dict[str, Any], function: str | None) -> str | None:
+    """`arn:...:log-group:${XLogGroup}:*`: the streams of the function's own log group."""
+    group = _log_group_of(translated, function) if function else None
+    return LOG_STREAMS % group if group else None
+
+
+def _parameter_default(template: dict[str, Any], value: Any) -> Any:
+    if isinstance(value, dict) and "Ref" in value and value["Ref"] in template.get("Parameters", {}):
+        return template["Parameters"][value["Ref"]].get("Default")
+    return value
+
+
 # --------------------------------------------------------------------------- checks
 
 
+def _check_allow(role: str, owner: str | None, statement: dict[str, Any], buckets: set[str],
+                 translated: dict[str, Any]) -> None:
+    """One Allow of a role (`owner` is the function whose execution role it is, None for a schedule's role)."""
+    assert "NotAction" not in statement and "NotResource" not in statement, f"{role}: {statement}"
+    actions = [str(a) for a in _as_list(statement["Action"])]
+    for action in actions:
+        assert "*" not in action, f"{role}: wildcard action {action}"
+    for resource in (_render(r) for r in _as_list(statement["Resource"])):
+        if resource == "*":
+            assert owner and all((owner, a) in STAR_ALLOWED for a in actions), (
+                f"{role}: {actions} allowed on every resource")
+        elif "*" in resource:
+            own_streams = resource == _own_log_streams(translated, owner) and set(actions) <= LOG_ACTIONS
+            assert own_streams or _bucket_object_pattern(resource, buckets), f"{role}: wildcard resource {resource}"
+
+
 def check_no_wildcards(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    """Every role of the stack (functions' and the schedules' SAM generates)."""
     buckets = set(_of_type(raw, "AWS::S3::Bucket"))
-    for function in _function_names(raw):
-        statements = _statements(translated, function)
-        assert statements, f"{function}: its role has no inline statements"
+    owners = _owners(translated)
+    assert set(owners.values()) == set(_function_names(raw))
+    for role in sorted(_of_type(translated, "AWS::IAM::Role")):
+        statements = _role_statements(translated, role)
+        assert statements, f"{role}: no inline statements"
         for statement in statements:
-            if statement.get("Effect") != "Allow":
-                continue
-            assert "NotAction" not in statement and "NotResource" not in statement, f"{function}: {statement}"
-            actions = [str(a) for a in _as_list(statement["Action"])]
-            for action in actions:
-                assert "*" not in action, f"{function}: wildcard action {action}"
-            for resource in (_render(r) for r in _as_list(statement["Resource"])):
-                if resource == "*":
-                    assert all((function, a) in STAR_ALLOWED for a in actions), (
-                        f"{function}: {actions} allowed on every resource")
-                else:
-                    assert "*" not in resource or _bucket_object_pattern(resource, buckets), (
-                        f"{function}: wildcard resource {resource}")
+            if statement.get("Effect") == "Allow":
+                _check_allow(role, owners.get(role), statement, buckets, translated)
+
+
+def check_no_managed_policies(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    """A role's grants are its inline statements, all of them: what the other checks read is all there is."""
+    for name, role in _of_type(translated, "AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in _props(role), f"{name}: {_props(role)['ManagedPolicyArns']}"
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        assert not _of_type(translated, kind), f"{kind}: a grant outside the roles' inline policies"
+    # SAM silently ignores a function's Policies once it has a Role: such statements would be dead and misleading.
+    ignored = [f for f in _function_names(raw) if "Policies" in _props(raw["Resources"][f])]
+    assert not ignored, f"{ignored}: Policies next to Role (SAM ignores them); put them into the role"
+
+
+def check_function_roles(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    roles = {f: _role_of(translated, f) for f in _function_names(raw)}
+    assert len(set(roles.values())) == len(roles), f"roles shared between functions: {roles}"
+    for function, role in roles.items():
+        declared = raw["Resources"].get(role, {})
+        assert declared.get("Type") == "AWS::IAM::Role", (
+            f"{function}: role {role} is not declared in template.yaml (SAM generates one with managed policies)")
+        trust = _as_list(_props(translated["Resources"][role])["AssumeRolePolicyDocument"]["Statement"])
+        for statement in trust:
+            assert statement.get("Effect") == "Allow" and _as_list(statement.get("Action")) == ["sts:AssumeRole"], (
+                f"{role}: {statement}")
+            assert set(statement.get("Principal", {})) == {"Service"}, f"{role}: {statement}"
+            assert _as_list(statement["Principal"]["Service"]) == ["lambda.amazonaws.com"], f"{role}: {statement}"
+        assert trust, f"{role}: trusts nobody"
+
+
+def check_log_groups(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    groups = _of_type(translated, "AWS::Logs::LogGroup")
+    used: list[str] = []
+    for function in _function_names(raw):
+        props = _props(translated["Resources"][function])
+        group = _log_group_of(translated, function)
+        assert group in groups, f"{function}: LoggingConfig.LogGroup names no log group of the stack"
+        assert "FunctionName" in props, f"{function}: no FunctionName, so no log group name to match it"
+        group_props = _props(groups[group])
+        assert _render(group_props.get("LogGroupName")) == "/aws/lambda/" + _render(props["FunctionName"]), (
+            f"{group}: not /aws/lambda/<the function's name>")
+        retention = _parameter_default(translated, group_props.get("RetentionInDays"))
+        assert retention is not None and int(retention) > 0, f"{group}: kept forever"
+        for action in sorted(LOG_ACTIONS):
+            assert _allowed(translated, function, action) == {LOG_STREAMS % group}, (
+                f"{function}: {action} not (only) on its own log group {group}")
+        used.append(group)
+    assert len(used) == len(set(used)), f"log groups shared: {used}"
+    # The stack creates every group: one a function created on the fly would keep its logs forever.
+    creating = [f for f in _function_names(raw) if _allowed(translated, f, "logs:CreateLogGroup")]
+    assert not creating, f"{creating}: may create log groups"
+
+
+def check_queue_access(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    mappings = _of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+    for function in _function_names(raw):
+        queues = {_render(_props(m)["EventSourceArn"]) for m in mappings
+                  if logical_id_of(_props(m)["FunctionName"]) == function}
+        for action in sorted(QUEUE_ACTIONS):
+            assert _allowed(translated, function, action) == queues, f"{function}: {action} not on exactly {queues}"
+        other = {str(a) for s in _statements(translated, function) if s.get("Effect") == "Allow"
+                 for a in _as_list(s["Action"]) if str(a).lower().startswith("sqs:")} - QUEUE_ACTIONS
+        assert not other, f"{function}: {other}"
 
 
 def check_sms_cannot_publish_to_topics(raw: dict[str, Any], translated: dict[str, Any]) -> None:
@@ -214,6 +329,10 @@ def check_tables_encrypted(raw: dict[str, Any], translated: dict[str, Any]) -> N
 
 CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "no_wildcards": check_no_wildcards,
+    "no_managed_policies": check_no_managed_policies,
+    "function_roles": check_function_roles,
+    "log_groups": check_log_groups,
+    "queue_access": check_queue_access,
     "sms_cannot_publish_to_topics": check_sms_cannot_publish_to_topics,
     "scans": check_scans,
     "deletes": check_deletes,
@@ -229,24 +348,70 @@ def test_template_has_the_property(name: str) -> None:
     CHECKS[name](RAW, TRANSLATED)
 
 
-def test_every_function_has_its_own_role() -> None:
-    roles = [logical_id_of(_props(TRANSLATED["Resources"][f])["Role"]) for f in _function_names(RAW)]
-    assert len(roles) == len(set(roles)) == len(_function_names(RAW))
-
-
 # --------------------------------------------------------------------------- each check fails without its property
 
 
+Mutation = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
 def _role_policy(translated: dict[str, Any], function: str) -> dict[str, Any]:
+    """The first inline policy of the function's role (or of the role itself, for a schedule's role)."""
     resources = translated["Resources"]
-    return _props(resources[logical_id_of(_props(resources[function])["Role"])])["Policies"][0]["PolicyDocument"]  # type: ignore[no-any-return]
+    role = _role_of(translated, function) if resources[function]["Type"] == "AWS::Lambda::Function" else function
+    return _props(resources[role])["Policies"][0]["PolicyDocument"]  # type: ignore[no-any-return]
 
 
-def _add_statement(function: str, statement: dict[str, Any]) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+def _add_statement(function: str, statement: dict[str, Any]) -> Mutation:
     def mutate(raw: dict[str, Any], translated: dict[str, Any]) -> None:
         _role_policy(translated, function)["Statement"].append(statement)
 
     return mutate
+
+
+def _drop_statements(function: str, prefix: str) -> Mutation:
+    """Remove from the function's role every Allow whose actions start with `prefix` (e.g. "logs:")."""
+    def mutate(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+        for policy in _props(translated["Resources"][_role_of(translated, function)])["Policies"]:
+            document = policy["PolicyDocument"]
+            document["Statement"] = [s for s in _as_list(document["Statement"])
+                                     if not any(str(a).startswith(prefix) for a in _as_list(s["Action"]))]
+
+    return mutate
+
+
+def _translated_edit(edit: Callable[[dict[str, Any]], None]) -> Mutation:
+    def mutate(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+        edit(translated["Resources"])
+
+    return mutate
+
+
+@functools.cache
+def _translated_without_role(function: str) -> str:
+    """template.yaml translated as if `function` had no Role (SAM then generates one): as JSON, copied per use."""
+    raw = copy.deepcopy(RAW)
+    del raw["Resources"][function]["Properties"]["Role"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "template.json"
+        path.write_text(json.dumps(raw), encoding="utf-8")
+        return json.dumps(translate(path))
+
+
+def _sam_generated_role(function: str) -> Mutation:
+    def mutate(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+        del raw["Resources"][function]["Properties"]["Role"]
+        translated.clear()
+        translated.update(json.loads(_translated_without_role(function)))
+
+    return mutate
+
+
+def _log_streams_of(group: str) -> dict[str, Any]:
+    return {"Fn::Sub": LOG_STREAMS % group}
+
+
+def _queue(queue: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [queue, "Arn"]}
 
 
 def _drop_sms_deny(raw: dict[str, Any], translated: dict[str, Any]) -> None:
@@ -280,7 +445,7 @@ def _duplicate_alarm(resources: dict[str, Any]) -> None:
     resources["SmsDLQAlarm2"] = copy.deepcopy(resources["SmsDLQAlarm"])
 
 
-MUTATIONS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], None]]] = {
+MUTATIONS: dict[str, tuple[str, Mutation]] = {
     "wildcard action": ("no_wildcards", _add_statement(
         "EmailFunction", {"Effect": "Allow", "Action": "dynamodb:*",
                           "Resource": {"Fn::GetAtt": ["BudgetTable", "Arn"]}})),
@@ -292,6 +457,62 @@ MUTATIONS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], None]
     "index wildcard": ("no_wildcards", _add_statement(
         "JourneyFunction", {"Effect": "Allow", "Action": "dynamodb:Query",
                             "Resource": {"Fn::Sub": "${JourneysTable.Arn}/index/*"}})),
+    "schedule role on every function": ("no_wildcards", _add_statement(
+        "JourneyFunctionTickRole", {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"})),
+    "schedule role wildcard action": ("no_wildcards", _add_statement(
+        "PrintBatcherFunctionCutOffRole", {"Effect": "Allow", "Action": "lambda:*",
+                                           "Resource": {"Fn::GetAtt": ["PrintBatcherFunction", "Arn"]}})),
+    "another function's log streams": ("no_wildcards", _add_statement(
+        "EmailFunction", {"Effect": "Allow", "Action": "logs:PutLogEvents",
+                          "Resource": _log_streams_of("SmsLogGroup")})),
+    "every log group": ("no_wildcards", _add_statement(
+        "EmailFunction", {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}})),
+    "log-stream wildcard for other actions": ("no_wildcards", _add_statement(
+        "EmailFunction", {"Effect": "Allow", "Action": "logs:DeleteLogStream",
+                          "Resource": _log_streams_of("EmailLogGroup")})),
+    "managed policy attached": ("no_managed_policies", _translated_edit(
+        lambda r: r["EmailRole"]["Properties"].update(
+            ManagedPolicyArns=["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]))),
+    "policy outside the role": ("no_managed_policies", _translated_edit(
+        lambda r: r.update(Extra={"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": "extra", "Roles": [{"Ref": "SmsRole"}],
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]}}}))),
+    "policies left beside the role": ("no_managed_policies", _raw_edit(
+        lambda r: r["IngestFunction"]["Properties"].update(Policies=[{"Statement": [
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Fn::GetAtt": ["Bus", "Arn"]}}]}]))),
+    "role left to SAM (managed policies)": ("no_managed_policies", _sam_generated_role("IngestFunction")),
+    "role left to SAM (not declared)": ("function_roles", _sam_generated_role("IngestFunction")),
+    "role shared": ("function_roles", _translated_edit(
+        lambda r: r["SmsFunction"]["Properties"].update(Role={"Fn::GetAtt": ["EmailRole", "Arn"]}))),
+    "role trusted by another service": ("function_roles", _translated_edit(
+        lambda r: r["IngestRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0].update(
+            Principal={"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}))),
+    "role trusted by any account": ("function_roles", _translated_edit(
+        lambda r: r["IngestRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}))),
+    "log statement removed": ("log_groups", _drop_statements("JourneyFunction", "logs:")),
+    "log group creation allowed": ("log_groups", _add_statement(
+        "JourneyFunction", {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${JourneyLogGroup}"}})),
+    "log streams of another group too": ("log_groups", _add_statement(
+        "EmailFunction", {"Effect": "Allow", "Action": "logs:PutLogEvents",
+                          "Resource": _log_streams_of("SmsLogGroup")})),
+    "retention removed": ("log_groups", _translated_edit(
+        lambda r: r["SmsLogGroup"]["Properties"].pop("RetentionInDays"))),
+    "log group named otherwise": ("log_groups", _translated_edit(
+        lambda r: r["EmailLogGroup"]["Properties"].update(
+            LogGroupName={"Fn::Sub": "/aws/lambda/${AWS::StackName}-mail"}))),
+    "logging config removed": ("log_groups", _translated_edit(
+        lambda r: r["VendorApiFunction"]["Properties"].pop("LoggingConfig"))),
+    "log group removed": ("log_groups", _translated_edit(lambda r: r.pop("UnsubscribeLogGroup"))),
+    "queue statement removed": ("queue_access", _drop_statements("PrintBatcherFunction", "sqs:")),
+    "another function's queue": ("queue_access", _add_statement(
+        "EmailFunction", {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": _queue("SmsQueue")})),
+    "queue without an event source": ("queue_access", _add_statement(
+        "JourneyFunction", {"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": _queue("IngestQueue")})),
+    "queue action beyond polling": ("queue_access", _add_statement(
+        "EmailFunction", {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": _queue("EmailQueue")})),
     "sms deny removed": ("sms_cannot_publish_to_topics", _drop_sms_deny),
     "scan added": ("scans", _add_statement(
         "JourneyFunction", {"Effect": "Allow", "Action": "dynamodb:Scan",

@@ -283,3 +283,33 @@ def test_s3_drop_rule_listens_to_the_feed_bucket(name: str) -> None:
     assert [logical_id_of(b) for b in pattern["detail"]["bucket"]["name"]] == ["FeedBucket"]
     assert _props(RESOURCES["FeedBucket"])["NotificationConfiguration"]["EventBridgeConfiguration"][
         "EventBridgeEnabled"] is True
+
+
+# --------------------------------------------------------------------------- what `sam build` packages
+
+LOCAL_ONLY = {"moto", "localstack-client"}  # the embedded and LocalStack stacks; never in a function
+
+
+def _names(requirements: list[str]) -> dict[str, str]:
+    import re
+
+    return {re.split(r"[\[<>=!~ ]", r, maxsplit=1)[0].lower(): r for r in requirements}
+
+
+def test_requirements_txt_is_pyprojects_runtime_dependencies_without_the_local_stack() -> None:
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    lines = (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    packaged = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    wanted = {name: spec for name, spec in _names(declared).items() if name not in LOCAL_ONLY}
+    assert _names(packaged) == wanted
+
+
+def test_no_function_imports_the_local_stack() -> None:
+    for path in [*(REPO / "functions").rglob("*.py"), *(REPO / "shared").rglob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.split(".")[0] in {"moto", "localstack_client", "infra"}], path
