@@ -1,4 +1,4 @@
-"""The `dispatch` command: demo, run, explain, report, erase, print-batches, call-list."""
+"""The `dispatch` command: demo, run, explain, report, erase, print-batches, call-list, dlq."""
 
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     from infra.deliverables_cli import add_commands
 
     add_commands(sub)
+    from infra.dlq import add_commands as add_dlq_commands
+
+    add_dlq_commands(sub)
     return parser
 
 
@@ -182,6 +185,12 @@ def _call_list(args: argparse.Namespace) -> int:
     return call_list(args)
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    from infra.dlq import command
+
+    return command(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from infra.bench import bench
 
@@ -190,7 +199,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"bench": _bench, "demo": _demo, "run": _run, "explain": _explain, "report": _report, "erase": _erase,
-             "print-batches": _print_batches, "call-list": _call_list}
+             "print-batches": _print_batches, "call-list": _call_list, "dlq": _dlq}
 _USER_ERRORS = _user_errors()
 
 if __name__ == "__main__":

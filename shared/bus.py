@@ -45,10 +45,11 @@ class EventBridgePublisher:
 
     def publish(self, events: Sequence[Outgoing]) -> None:
         from shared.aws import client
+        from shared.limits import put_events_batches
 
         events_client = client("events")
-        for start in range(0, len(events), PUT_EVENTS_MAX):
-            pending = [e.entry(self.bus_name) for e in events[start : start + PUT_EVENTS_MAX]]
+        # Batches of ten within 256 KB; an entry over 256 KB raises EventTooLarge before anything is sent.
+        for pending in put_events_batches([e.entry(self.bus_name) for e in events], max_entries=PUT_EVENTS_MAX):
             for _ in range(MAX_ATTEMPTS):
                 response = events_client.put_events(Entries=pending)
                 if not response.get("FailedEntryCount"):

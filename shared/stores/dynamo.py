@@ -35,10 +35,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain dict as a DynamoDB item; None values are left out (absent, not NULL)."""
+def to_item(data: Mapping[str, Any], table: str | None = None) -> dict[str, Any]:
+    """A plain dict as a DynamoDB item; None values are left out (absent, not NULL).
+
+    An item over DynamoDB's 400 KB is refused here (ItemTooLarge), before any request is made."""
+    from shared.limits import check_item
+
     serializer = _serializer()
-    return {k: serializer.serialize(_plain(v)) for k, v in data.items() if v is not None}
+    item = {k: serializer.serialize(_plain(v)) for k, v in data.items() if v is not None}
+    check_item(item, table)
+    return item
 
 
 def to_value(value: Any) -> dict[str, Any]:
@@ -64,7 +70,7 @@ def batch_put(table: str, rows: Iterable[Mapping[str, Any]]) -> int:
     chunk: list[dict[str, Any]] = []
     written = 0
     for row in rows:
-        chunk.append({"PutRequest": {"Item": to_item(row)}})
+        chunk.append({"PutRequest": {"Item": to_item(row, table)}})
         if len(chunk) == _BATCH_WRITE_MAX:
             written += _write_chunk(ddb, table, chunk)
             chunk = []
