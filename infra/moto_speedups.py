@@ -74,11 +74,15 @@ def _key(self: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("Unsupported transaction operation")
     if op_type != "Put":
         return dict(op["Key"])
+    from moto.dynamodb.exceptions import MockValidationException
+
     table = self.get_table(op["TableName"])
-    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-    if table.range_key_attr is not None:
-        key[table.range_key_attr] = op["Item"][table.range_key_attr]
-    return key
+    wanted = [a for a in (table.hash_key_attr, table.range_key_attr) if a is not None]
+    missing = [a for a in wanted if a not in op["Item"]]
+    if missing:  # what DynamoDB answers
+        raise MockValidationException(f"One or more parameter values were invalid: Missing the key {missing[0]} "
+                                      "in the item")
+    return {a: op["Item"][a] for a in wanted}
 
 
 def _check(self: Any, op: dict[str, Any], key: dict[str, Any], filter_expression: Any) -> tuple[Any, Any, Any]:

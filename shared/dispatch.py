@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.batching import current_outbox
 from shared.campaign import Campaign
 from shared.domain.budget import chf_text, micro_chf, month_of, next_month_start, plan_shares, shard_order
 from shared.domain.caps import prune
@@ -22,6 +23,7 @@ from shared.domain.gate import Person, Place, Request, Verdict, consent_and_law,
 from shared.domain.journey import next_position
 from shared.erasure import ERASURE_REASON, erasure_key, identity_subjects
 from shared.events import ContactRequested
+from shared.handler import Envelope
 from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores import journeys as journey_store
@@ -31,6 +33,7 @@ from shared.stores.ledger import (
     Pressure,
     TransactionCancelled,
     claim_put,
+    claim_update,
     plain_put,
     pressure_update,
     put_item,
@@ -87,43 +90,76 @@ class Outcome:
 
 
 def load_context(s: Settings, req: ContactRequested, sk: str) -> Context:
-    """Everything the gate needs, in one BatchGetItem across the tables."""
-    subjects = [{"subject": f"household#{req.household_id}"}]
-    if req.customer_id:
-        subjects.append({"subject": f"customer#{req.customer_id}"})
-    keys: dict[str, list[dict[str, Any]]] = {
-        s.households_table: [{"household_id": req.household_id}],
-        s.suppression_table: subjects,
-        s.contacts_table: [{"household_id": req.household_id, "sk": PRESSURE_SK},
-                           {"household_id": req.household_id, "sk": sk}],
-        s.journeys_table: [{"household_id": req.household_id}],
-    }
-    if req.customer_id:
-        keys[s.customers_table] = [{"household_id": req.household_id, "customer_id": req.customer_id}]
-    found = batch_get(keys)
-    contacts = {i["sk"]: i for i in found[s.contacts_table]}
-    journeys = found[s.journeys_table]
-    customer = next(iter(found.get(s.customers_table, [])), None)
-    suppressions = found[s.suppression_table] + _identity_suppressions(s, customer)
-    return Context(
-        household=next(iter(found[s.households_table]), None),
-        customer=customer,
-        suppressed=frozenset(c for i in suppressions for c in i.get("channels", [])),
-        pressure=Pressure.from_item(req.household_id, contacts.get(PRESSURE_SK)),
-        journey=Journey.from_item(journeys[0]) if journeys else None,
-        claim=contacts.get(sk),
-        erased=any(i.get("reason") == ERASURE_REASON for i in suppressions),
-    )
+    """Everything the gate needs for one request (see `load_contexts`)."""
+    return load_contexts(s, [(req, sk)])[(req.household_id, sk)]
 
 
-def _identity_suppressions(s: Settings, customer: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Erasure records keyed by the hashed address and number: they catch an erased person who comes
-    back under a new customer id. A second read, because the hashes need the customer item first."""
+def load_contexts(s: Settings, wanted: Sequence[tuple[ContactRequested, str]]) -> dict[tuple[str, str], Context]:
+    """Everything the gate needs for each (request, claim key), in one BatchGetItem across the tables for
+    up to about ten requests, and one more for the erasure records of their customers."""
+    keys: dict[str, list[dict[str, Any]]] = {s.households_table: [], s.suppression_table: [], s.contacts_table: [],
+                                             s.journeys_table: [], s.customers_table: []}
+    for req, sk in wanted:
+        keys[s.households_table].append({"household_id": req.household_id})
+        keys[s.suppression_table].append({"subject": f"household#{req.household_id}"})
+        keys[s.contacts_table] += [{"household_id": req.household_id, "sk": PRESSURE_SK},
+                                   {"household_id": req.household_id, "sk": sk}]
+        keys[s.journeys_table].append({"household_id": req.household_id})
+        if req.customer_id:
+            keys[s.suppression_table].append({"subject": f"customer#{req.customer_id}"})
+            keys[s.customers_table].append({"household_id": req.household_id, "customer_id": req.customer_id})
+    found = batch_get({table: table_keys for table, table_keys in keys.items() if table_keys})
+    households = {i["household_id"]: i for i in found.get(s.households_table, [])}
+    journeys = {i["household_id"]: i for i in found.get(s.journeys_table, [])}
+    contacts = {(i["household_id"], i["sk"]): i for i in found.get(s.contacts_table, [])}
+    customers = {(i["household_id"], i["customer_id"]): i for i in found.get(s.customers_table, [])}
+    suppressions = {i["subject"]: i for i in found.get(s.suppression_table, [])}
+    identity = _identity_suppressions(s, list(customers.values()))
+    contexts = {}
+    for req, sk in wanted:
+        customer = customers.get((req.household_id, req.customer_id or "")) if req.customer_id else None
+        subjects = [f"household#{req.household_id}"] + ([f"customer#{req.customer_id}"] if req.customer_id else [])
+        own = [suppressions[x] for x in subjects if x in suppressions]
+        own += [identity[x] for x in identity_subjects_of(s, customer) if x in identity]
+        journey = journeys.get(req.household_id)
+        contexts[(req.household_id, sk)] = Context(
+            household=households.get(req.household_id),
+            customer=customer,
+            suppressed=frozenset(c for i in own for c in i.get("channels", [])),
+            pressure=Pressure.from_item(req.household_id, contacts.get((req.household_id, PRESSURE_SK))),
+            journey=Journey.from_item(journey) if journey else None,
+            claim=contacts.get((req.household_id, sk)),
+            erased=any(i.get("reason") == ERASURE_REASON for i in own),
+        )
+    return contexts
+
+
+def identity_subjects_of(s: Settings, customer: dict[str, Any] | None) -> list[str]:
+    """The erasure records that would name this customer's address or number (hashed)."""
     if customer is None or not (customer.get("email") or customer.get("mobile")):
         return []
-    subjects = identity_subjects(erasure_key(s.unsubscribe_secret_arn), customer.get("email"),
-                                 customer.get("mobile"))
-    return batch_get({s.suppression_table: [{"subject": x} for x in subjects]})[s.suppression_table]
+    return identity_subjects(erasure_key(s.unsubscribe_secret_arn), customer.get("email"), customer.get("mobile"))
+
+
+def _identity_suppressions(s: Settings, customers: Sequence[dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
+    """Erasure records keyed by the hashed address and number: they catch an erased person who comes
+    back under a new customer id. A second read, because the hashes need the customer items first."""
+    subjects = sorted({x for c in customers for x in identity_subjects_of(s, c)})
+    if not subjects:
+        return {}
+    found = batch_get({s.suppression_table: [{"subject": x} for x in subjects]})[s.suppression_table]
+    return {i["subject"]: i for i in found}
+
+
+def read_ahead(envelopes: Sequence[Envelope]) -> None:
+    """The contexts of a whole SQS batch of ContactRequested in two requests (the `prepare` of the
+    channel handlers); `handle_request` takes each one once, for its first try."""
+    from shared.batching import batch_outbox
+    from shared.settings import settings
+
+    requests = [ContactRequested.model_validate(e.detail) for e in envelopes]
+    wanted = [(r, contact_sk(r.journey_id, r.cycle, r.step, r.attempt)) for r in requests]
+    batch_outbox().memo.update(load_contexts(settings(), wanted))
 
 
 def person_of(customer: dict[str, Any] | None) -> Person | None:
@@ -177,8 +213,10 @@ def handle_request(s: Settings, campaign: Campaign, req: ContactRequested, now: 
     """Gate one requested step and write its outcome; retried on a lost race for the pressure item."""
     sk = contact_sk(req.journey_id, req.cycle, req.step, req.attempt)
     not_before: datetime | None = None
+    outbox = current_outbox()
+    ahead = outbox.memo if outbox is not None else {}
     for _ in range(MAX_CONFLICT_RETRIES):
-        ctx = load_context(s, req, sk)
+        ctx = ahead.pop((req.household_id, sk), None) or load_context(s, req, sk)  # read ahead: first try only
         stale = _stale(s, campaign, req, ctx, sk, now)
         if stale is not None:
             return stale
@@ -254,15 +292,22 @@ def _reserve(s: Settings, campaign: Campaign, req: ContactRequested, at: datetim
 
 
 def reserve_budget(s: Settings, campaign: Campaign, household_id: str, cost_chf: float,
-                   at: datetime) -> tuple[budget_store.Reservation | None, str]:
-    """Where in the budget of `at`'s month a contact's cost can come from, or why the month cannot pay."""
+                   at: datetime, *, fresh: bool = False) -> tuple[budget_store.Reservation | None, str]:
+    """Where in the budget of `at`'s month a contact's cost can come from, or why the month cannot pay.
+
+    Planned on what this process last knew of the month (the shares are conditioned in the contact's
+    transaction, so a stale plan only loses a race and is planned again); a month that looks short is
+    read afresh before the contact is deferred. `fresh`: read the month first (a caller that cannot
+    simply try again when it loses a race)."""
     cost = micro_chf(cost_chf, round_up=True)
     month = month_of(at, campaign.tz)
     monthly = micro_chf(campaign.config.budget_chf.monthly, round_up=False)
-    remaining = budget_store.month_remaining(s.budget_table, month, monthly)
-    shares = plan_shares(remaining, shard_order(household_id, len(remaining)), cost)
-    if shares is not None:
-        return budget_store.Reservation(month, tuple(shares)), ""
+    remaining: dict[int, int] = {}
+    for read_again in ((True,) if fresh else (False, True)):
+        remaining = budget_store.month_remaining(s.budget_table, month, monthly, fresh=read_again)
+        shares = plan_shares(remaining, shard_order(household_id, len(remaining)), cost)
+        if shares is not None:
+            return budget_store.Reservation(month, tuple(shares)), ""
     left = sum(max(0, r) for r in remaining.values())
     return None, f"monthly budget exhausted (CHF {chf_text(left)} of {chf_text(monthly)} left in {month})"
 
@@ -299,7 +344,14 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
     parts += channel.extra_parts(req, ctx, claim, campaign)
     if reservation is not None:  # last, so _after_conflict knows the budget's parts by their place
         parts += reservation.parts(s.budget_table)
-    transact(parts)
+    try:
+        transact(parts)
+    except TransactionCancelled:
+        if reservation is not None:
+            budget_store.forget(s.budget_table, reservation.month)  # may have lost to another contact
+        raise
+    if reservation is not None:
+        budget_store.taken(s.budget_table, reservation)
     return _deliver(s, campaign, req, ctx, claim, channel)
 
 
@@ -316,8 +368,21 @@ def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
                                                  str(exc), claim["sk"] + "#rejected"))
         return Outcome("skip", f"provider rejected: {exc}", claim=claim)
     if sent is not None:
-        update_claim(s.contacts_table, req.household_id, claim["sk"], status="sent", **sent)
+        _confirm(s, req.household_id, claim["sk"], sent)
     return Outcome("send", "sent" if sent is not None else channel.claim_status, claim=claim)
+
+
+def _confirm(s: Settings, household_id: str, sk: str, sent: dict[str, Any]) -> None:
+    """The claim marked sent: with the batch's other confirmations in one request when in a batch.
+    Until it is written the claim reads as in flight, then (after the lease) as ambiguous: never resent."""
+    confirm = claim_update(s.contacts_table, household_id, sk, status="sent", **sent)
+    outbox = current_outbox()
+    if outbox is None:
+        from shared.aws import client
+
+        client("dynamodb").update_item(**confirm)
+    else:
+        outbox.write(f"contacts#{household_id}#{sk}", "Update", confirm)
 
 
 def _after_conflict(reasons: Sequence[str], at: datetime, verdict: Verdict, not_before: datetime | None,

@@ -4,7 +4,7 @@ partial batch responses, scheduled tasks, and a logger that never sees personal 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,15 +46,21 @@ def lambda_handler(
     service: str,
     on_event: Callable[[Envelope], None] | None = None,
     tasks: Mapping[str, Callable[[datetime], Any]] | None = None,
+    prepare: Callable[[Sequence[Envelope]], None] | None = None,
 ) -> LambdaHandler:
-    """A handler for SQS batches of bus events, for scheduled tasks, or both (routed by shape)."""
+    """A handler for SQS batches of bus events, for scheduled tasks, or both (routed by shape).
+
+    Each SQS batch gets an `Outbox` (shared.batching): what the records write and publish through
+    it is sent once for the whole batch. `prepare` sees the batch's envelopes first (to read what
+    all records need in one request); if it fails, each record reads its own.
+    """
     logger = logger_for(service)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
             if on_event is None:
                 raise ValueError(f"{service} does not consume queue messages")
-            return _process_batch(event, context, on_event, logger)
+            return _process_batch(event, context, on_event, logger, prepare)
         task = str(event.get("task", ""))
         if tasks is None or task not in tasks:
             raise ValueError(f"{service}: unknown scheduled task {task!r}")
@@ -67,22 +73,52 @@ def lambda_handler(
 
 
 def _process_batch(
-    event: dict[str, Any], context: Any, on_event: Callable[[Envelope], None], logger: Logger
+    event: dict[str, Any], context: Any, on_event: Callable[[Envelope], None], logger: Logger,
+    prepare: Callable[[Sequence[Envelope]], None] | None,
 ) -> dict[str, Any]:
+    from shared.batching import Outbox, using_outbox
+
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    outbox = Outbox()
 
     def record_handler(record: SQSRecord) -> None:
         envelope = Envelope.from_body(record.body)
         logger.debug("event", extra={"detail_type": envelope.detail_type, "message_id": record.message_id})
+        outbox.begin(record.message_id)
         try:
             on_event(envelope)
         except Exception as exc:
+            outbox.discard(record.message_id)
             # The type and our own message only: a provider's message could quote an address.
             logger.warning("record failed", extra={"detail_type": envelope.detail_type,
                                                    "message_id": record.message_id, "error": type(exc).__name__},
                            exc_info=logger.log_level <= 10)  # tracebacks only when debugging
             raise
 
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
-    return dict(response)
+    with using_outbox(outbox):
+        if prepare is not None:
+            _prepare(event, prepare, logger)
+        response: dict[str, Any] = dict(process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context))
+        flushed = outbox.flush()
+    failures: list[dict[str, str]] = list(response.get("batchItemFailures", []))
+    known = {f["itemIdentifier"] for f in failures}
+    for message_id in sorted(flushed.failed - known):
+        logger.warning("record's writes or events not sent", extra={"message_id": message_id})
+        failures.append({"itemIdentifier": message_id})
+    response["batchItemFailures"] = failures
+    return response
+
+
+def _prepare(event: dict[str, Any], prepare: Callable[[Sequence[Envelope]], None], logger: Logger) -> None:
+    try:
+        prepare([Envelope.from_body(r["body"]) for r in event["Records"]])
+    except Exception as exc:  # only an optimisation: each record reads what it needs on its own
+        logger.warning("batch read ahead failed", extra={"error": type(exc).__name__})
+
+
+def read_contexts_ahead(envelopes: Sequence[Envelope]) -> None:
+    """The channel functions' `prepare`: what the contact gate needs for the whole batch, read at once."""
+    from shared.dispatch import read_ahead
+
+    read_ahead(envelopes)

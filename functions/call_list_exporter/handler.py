@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.campaign import campaign
 from shared.events import ContactRequested
-from shared.handler import Envelope, lambda_handler
+from shared.handler import Envelope, lambda_handler, read_contexts_ahead
 from shared.settings import settings
 
 
@@ -25,4 +25,5 @@ def run_export(now: datetime) -> dict[str, Any]:
     return export(settings(), campaign(), now)
 
 
-handler = lambda_handler("call-list-exporter", on_event=on_request, tasks={"export": run_export})
+handler = lambda_handler("call-list-exporter", on_event=on_request, prepare=read_contexts_ahead,
+                         tasks={"export": run_export})

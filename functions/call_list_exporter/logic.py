@@ -19,6 +19,7 @@ from shared.domain.phone import national_notation, normalise_phone
 from shared.domain.windows import is_public_holiday
 from shared.events import ContactRequested
 from shared.settings import Settings
+from shared.stores import budget as budget_store
 from shared.stores.dynamo import query_all, to_item
 from shared.stores.ledger import TransactionCancelled, pressure_update, put_item, transact
 from shared.stores.records import decision_sk, expires_at, utc_key
@@ -125,7 +126,7 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
         _defer(s, campaign, req, now, item, verdict.reason, verdict.until)
         return None
     # The call is made (and paid) when it is listed: from the export day's month, at the claim's cost.
-    reservation, short = reserve_budget(s, campaign, req.household_id, float(ctx.claim["cost_chf"]), now)
+    reservation, short = reserve_budget(s, campaign, req.household_id, float(ctx.claim["cost_chf"]), now, fresh=True)
     if reservation is None:
         _defer(s, campaign, req, now, item, short, next_month_start(now, campaign.tz))
         return None
@@ -138,7 +139,9 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
                               "Key": to_item({"queue": PENDING, "request_id": item["request_id"]})}),
                   *reservation.parts(s.budget_table)])
     except TransactionCancelled:
+        budget_store.forget(s.budget_table, reservation.month)
         return None  # another export or a response moved it, or a budget shard ran short: not on today's list
+    budget_store.taken(s.budget_table, reservation)
     customer = ctx.customer or {}
     phone = normalise_phone(customer.get("mobile") or "")
     return {"call_date": local.date().isoformat(), "customer_id": req.customer_id, "household_id": req.household_id,

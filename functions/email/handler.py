@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.campaign import campaign
 from shared.events import ContactRequested
-from shared.handler import Envelope, lambda_handler
+from shared.handler import Envelope, lambda_handler, read_contexts_ahead
 from shared.settings import settings
 
 
@@ -18,4 +18,4 @@ def on_request(envelope: Envelope) -> None:
                    EmailChannel(s, SesEmailSender()))
 
 
-handler = lambda_handler("email", on_event=on_request)
+handler = lambda_handler("email", on_event=on_request, prepare=read_contexts_ahead)

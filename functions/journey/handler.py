@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.bus import EventBridgePublisher
 from shared.campaign import campaign
 from shared.handler import lambda_handler
 from shared.settings import settings
@@ -15,7 +14,7 @@ def run_tick(now: datetime) -> dict[str, Any]:
     from functions.journey.logic import tick
 
     s = settings()
-    requested, upcoming = tick(s, campaign(), now, EventBridgePublisher(s.event_bus_name))
+    requested, upcoming = tick(s, campaign(), now)
     # `idle_until` tells a scheduler nothing is due before then unless something else changes.
     return {"requested": requested, "idle_until": upcoming.isoformat() if upcoming else None}
 

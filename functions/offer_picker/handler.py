@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.bus import EventBridgePublisher
+from shared.batching import batch_outbox
 from shared.campaign import campaign
 from shared.events import HouseholdSegmented
 from shared.handler import Envelope, lambda_handler
@@ -12,9 +12,8 @@ from shared.settings import settings
 def on_segmented(envelope: Envelope) -> None:
     from functions.offer_picker.logic import pick_and_start
 
-    s = settings()
-    pick_and_start(s, campaign(), HouseholdSegmented.model_validate(envelope.detail), envelope.time,
-                   EventBridgePublisher(s.event_bus_name))
+    pick_and_start(settings(), campaign(), HouseholdSegmented.model_validate(envelope.detail), envelope.time,
+                   batch_outbox())
 
 
 handler = lambda_handler("offer-picker", on_event=on_segmented)

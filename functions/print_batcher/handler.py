@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.campaign import campaign
 from shared.events import ContactRequested
-from shared.handler import Envelope, lambda_handler
+from shared.handler import Envelope, lambda_handler, read_contexts_ahead
 from shared.settings import settings
 
 
@@ -25,4 +25,5 @@ def run_cut_off(now: datetime) -> list[dict[str, Any]]:
     return cut_off(settings(), campaign(), now)
 
 
-handler = lambda_handler("print-batcher", on_event=on_request, tasks={"cut-off": run_cut_off})
+handler = lambda_handler("print-batcher", on_event=on_request, prepare=read_contexts_ahead,
+                         tasks={"cut-off": run_cut_off})

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.aws import client
+from shared.batching import Outbox
 from shared.campaign import Campaign
 from shared.channels.copy import partially_addressed_addressee, salutation
 from shared.config import local_clock
@@ -25,7 +26,7 @@ from shared.dispatch import Context, Part
 from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item
-from shared.stores.ledger import update_claim
+from shared.stores.ledger import claim_update
 from shared.stores.records import expires_at
 
 KINDS = ("personalised", "partially_addressed")
@@ -128,10 +129,22 @@ def cut_off(s: Settings, campaign: Campaign, now: datetime) -> list[dict[str, An
         if not pieces:
             continue
         manifests.append(_write_batch(s, campaign, kind, pieces, now))
-        for p in pieces:
-            update_claim(s.contacts_table, p["household_id"], p["contact_sk"], status="sent",
-                         at=now.astimezone(campaign.tz).isoformat(), batch_id=manifests[-1]["batch_id"])
+        _mark_sent(s, pieces, now.astimezone(campaign.tz).isoformat(), manifests[-1]["batch_id"])
     return manifests
+
+
+def _mark_sent(s: Settings, pieces: list[dict[str, Any]], at: str, identifier: str) -> None:
+    """Every piece's contact made, in transactions of up to 100 (a cut-off that fails here is run again:
+    the batch file is written anew with the same pieces and the rest are marked)."""
+    outbox = Outbox(s.event_bus_name)
+    for p in pieces:
+        outbox.begin(p["piece_id"])
+        outbox.write(f"contacts#{p['household_id']}#{p['contact_sk']}", "Update",
+                     claim_update(s.contacts_table, p["household_id"], p["contact_sk"], status="sent", at=at,
+                                  batch_id=identifier))
+    failed = outbox.flush().failed
+    if failed:
+        raise RuntimeError(f"batch {identifier}: {len(failed)} of {len(pieces)} pieces not marked sent")
 
 
 def _close_marker(s: Settings, key: str, now: datetime) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.bus import EventBridgePublisher
+from shared.batching import batch_outbox
 from shared.campaign import campaign
 from shared.events import HouseholdConnected
 from shared.handler import Envelope, lambda_handler
@@ -12,9 +12,8 @@ from shared.settings import settings
 def on_connected(envelope: Envelope) -> None:
     from functions.segmenter.logic import segment
 
-    s = settings()
-    segment(s, campaign(), HouseholdConnected.model_validate(envelope.detail), envelope.time,
-            EventBridgePublisher(s.event_bus_name))
+    segment(settings(), campaign(), HouseholdConnected.model_validate(envelope.detail), envelope.time,
+            batch_outbox())
 
 
 handler = lambda_handler("segmenter", on_event=on_connected)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.bus import Outgoing, Publisher
+from shared.batching import Outbox
+from shared.bus import Outgoing
 from shared.campaign import Campaign
 from shared.channels.copy import language_for
 from shared.domain.segment import Resident, in_control_group, segment_household
 from shared.events import HouseholdConnected, HouseholdSegmented
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item, to_value
-from shared.stores.ledger import put_item
+from shared.stores.ledger import plain_put
 from shared.stores.records import SEGMENT_DECISION_SK, expires_at
 
 
@@ -35,17 +36,18 @@ def residents(s: Settings, household_id: str) -> list[Resident]:
 
 
 def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: datetime,
-            publisher: Publisher) -> HouseholdSegmented | None:
+            outbox: Outbox) -> HouseholdSegmented | None:
+    """Decide the household's dialogue; its writes and event go out with the rest of the batch."""
     result = segment_household(residents(s, event.household_id), event.max_down_mbps)
     control = in_control_group(campaign.config.campaign_id, event.household_id,
                                campaign.config.control_group_percent)
     language = language_for(result.language, event.canton)
-    _remember(s, event.household_id, result.target_group, result.customer_id, control, language)
+    _remember(s, outbox, event.household_id, result.target_group, result.customer_id, control, language)
     if result.target_group is None:
-        _decide(s, campaign, event, now, result.customer_id, "not_eligible", result.reason)
+        _decide(s, outbox, campaign, event, now, result.customer_id, "not_eligible", result.reason)
         return None
     if control:
-        _decide(s, campaign, event, now, result.customer_id, "control_group",
+        _decide(s, outbox, campaign, event, now, result.customer_id, "control_group",
                 f"held out of every journey ({campaign.config.control_group_percent}% control group)")
         return None
     segmented = HouseholdSegmented(
@@ -61,31 +63,29 @@ def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
         commune=event.commune,
         language=language,
     )
-    publisher.publish([Outgoing(segmented, now)])
+    outbox.publish([Outgoing(segmented, now)])
     return segmented
 
 
-def _remember(s: Settings, household_id: str, group: str | None, customer_id: str | None, control: bool,
-              language: str) -> None:
-    from shared.aws import client
-
+def _remember(s: Settings, outbox: Outbox, household_id: str, group: str | None, customer_id: str | None,
+              control: bool, language: str) -> None:
     values: dict[str, Any] = {":g": group or "none", ":ctl": control, ":lang": language}
     expression = "SET target_group = :g, control_group = :ctl, #language = :lang"
     if customer_id:
         expression += ", lead_customer_id = :c"
         values[":c"] = customer_id
-    client("dynamodb").update_item(
-        TableName=s.households_table,
-        Key=to_item({"household_id": household_id}),
-        UpdateExpression=expression,
-        ExpressionAttributeNames={"#language": "language"},
-        ExpressionAttributeValues={k: to_value(v) for k, v in values.items()},
-    )
+    outbox.write(f"households#{household_id}", "Update", {
+        "TableName": s.households_table,
+        "Key": to_item({"household_id": household_id}),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": {"#language": "language"},
+        "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
+    })
 
 
-def _decide(s: Settings, campaign: Campaign, event: HouseholdConnected, now: datetime, customer_id: str | None,
-            decision: str, reason: str) -> None:
-    put_item(s.contacts_table, {
+def _decide(s: Settings, outbox: Outbox, campaign: Campaign, event: HouseholdConnected, now: datetime,
+            customer_id: str | None, decision: str, reason: str) -> None:
+    outbox.write(f"contacts#{event.household_id}#{SEGMENT_DECISION_SK}", "Put", plain_put(s.contacts_table, {
         "household_id": event.household_id,
         "sk": SEGMENT_DECISION_SK,
         "customer_id": customer_id,
@@ -94,4 +94,4 @@ def _decide(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
         "decision": decision,
         "reason": reason,
         "expires_at": expires_at(now, campaign.config.retention_days),
-    })
+    }))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.campaign import campaign
 from shared.events import ContactRequested
-from shared.handler import Envelope, lambda_handler
+from shared.handler import Envelope, lambda_handler, read_contexts_ahead
 from shared.settings import settings
 
 
@@ -17,4 +17,4 @@ def on_request(envelope: Envelope) -> None:
                    SmsChannel(SnsSmsSender()))
 
 
-handler = lambda_handler("sms", on_event=on_request)
+handler = lambda_handler("sms", on_event=on_request, prepare=read_contexts_ahead)

@@ -7,6 +7,7 @@ neighbour's) as one more part of the transaction that claims it, conditioned on 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,43 @@ class Reservation:
         return {"budget_month": self.month, "budget_shares": {shard_key(s): a for s, a in self.shares}}
 
 
-def month_remaining(table: str, month: str, monthly_micro: int) -> dict[int, int]:
-    """What each shard of the month may still spend; a month's shards are created on its first contact."""
+# What the shards of a month held when last read here, less what this process took since. Only a guide
+# for choosing shards: each share is still conditioned on its shard holding it, a lost race drops the
+# month from here (`forget`), and a month that looks short is read again before anyone is deferred.
+_known: dict[tuple[str, str], dict[int, int]] = {}
+_known_lock = threading.Lock()
+
+
+def month_remaining(table: str, month: str, monthly_micro: int, *, fresh: bool = True) -> dict[int, int]:
+    """What each shard of the month may still spend; a month's shards are created on its first contact.
+    With `fresh=False`, what this process last knew, if it knows the month."""
+    if not fresh:
+        with _known_lock:
+            known = _known.get((table, month))
+        if known is not None:
+            return dict(known)
+    remaining = _read_month(table, month, monthly_micro)
+    with _known_lock:
+        _known[(table, month)] = dict(remaining)
+    return remaining
+
+
+def taken(table: str, reservation: Reservation) -> None:
+    """A committed reservation: what this process knows of the month is lower by it."""
+    with _known_lock:
+        known = _known.get((table, reservation.month))
+        if known is not None:
+            for shard, amount in reservation.shares:
+                known[shard] = known.get(shard, 0) - amount
+
+
+def forget(table: str, month: str) -> None:
+    """Another contact drew on the month since it was read: read it again next time."""
+    with _known_lock:
+        _known.pop((table, month), None)
+
+
+def _read_month(table: str, month: str, monthly_micro: int) -> dict[int, int]:
     items = _month_items(table, month)
     count = int(items[0]["shards"]) if items else budget_shards()  # a month keeps the split it started with
     missing = set(range(count)) - {int(i["shard"]) for i in items}

@@ -17,6 +17,8 @@ from shared.stores.dynamo import from_item, to_item, to_value
 from shared.stores.records import due_shard, due_shards, parse_time, utc_key
 
 RECHECK_AFTER = timedelta(hours=6)
+FIRST_PAGE = 25
+NEXT_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -74,28 +76,19 @@ def new_journey_item(journey: Journey, started_at: datetime) -> dict[str, Any]:
     }
 
 
-def start_journey(table: str, journey: Journey, started_at: datetime) -> bool:
-    """Create the household's only journey; False when it already has one (re-sent feed rows)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        client("dynamodb").put_item(
-            TableName=table,
-            Item=to_item(new_journey_item(journey, started_at)),
-            ConditionExpression="attribute_not_exists(household_id)",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+def start_journey_put(table: str, journey: Journey, started_at: datetime) -> dict[str, Any]:
+    """The Put that creates the household's only journey; its condition fails when it has one."""
+    return {"TableName": table, "Item": to_item(new_journey_item(journey, started_at)),
+            "ConditionExpression": "attribute_not_exists(household_id)"}
 
 
 def due_journeys(table: str, now: datetime) -> tuple[list[Journey], datetime | None]:
     """Every journey due by `now` in household order, and the earliest due_at after `now`.
 
     One ascending Query per shard of the due index reads the due items and, in the same page,
-    the first one that is not due yet: the tick learns when it next has work at no extra cost.
+    the first one that is not due yet: the tick learns when it next has work at no extra cost. The
+    first page is small (a quiet hour reads a few items), the next ones large (a commune that
+    became marketable at once is read in a few requests, not one per handful of households).
     """
     due: list[Journey] = []
     upcoming: list[str] = []
@@ -103,7 +96,7 @@ def due_journeys(table: str, now: datetime) -> tuple[list[Journey], datetime | N
     for shard in range(due_shards()):
         args: dict[str, Any] = {
             "TableName": table, "IndexName": "due", "KeyConditionExpression": "due_shard = :s",
-            "ExpressionAttributeValues": {":s": {"S": str(shard)}}, "ScanIndexForward": True, "Limit": 4,
+            "ExpressionAttributeValues": {":s": {"S": str(shard)}}, "ScanIndexForward": True, "Limit": FIRST_PAGE,
         }
         while True:
             response = ddb.query(**args)
@@ -114,35 +107,29 @@ def due_journeys(table: str, now: datetime) -> tuple[list[Journey], datetime | N
                 upcoming += later[:1]
                 break
             args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            args["Limit"] = NEXT_PAGES
     return sorted(due, key=lambda j: (j.due_at, j.household_id)), (parse_time(min(upcoming)) if upcoming else None)
 
 
-def mark_requested(table: str, journey: Journey, now: datetime) -> bool:
-    """Claim the tick's right to request this step (False when another tick or a channel moved it)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        client("dynamodb").update_item(
-            TableName=table,
-            Key=to_item({"household_id": journey.household_id}),
-            UpdateExpression="SET #state = :requested, due_at = :recheck, requested_at = :now",
-            ConditionExpression="#status = :live AND #cycle = :cycle AND #step = :step AND due_at = :due",
-            ExpressionAttributeNames={"#state": "state", "#status": "status", "#cycle": "cycle", "#step": "step"},
-            ExpressionAttributeValues={
-                ":requested": to_value("requested"),
-                ":recheck": to_value(utc_key(now + RECHECK_AFTER)),
-                ":now": to_value(now.isoformat()),
-                ":live": to_value("live"),
-                ":cycle": to_value(journey.cycle),
-                ":step": to_value(journey.step),
-                ":due": to_value(utc_key(journey.due_at)),
-            },
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+def mark_requested_update(table: str, journey: Journey, now: datetime) -> dict[str, Any]:
+    """The Update that claims the tick's right to request this step: its condition fails when another
+    tick or a channel moved the journey since it was read."""
+    return {
+        "TableName": table,
+        "Key": to_item({"household_id": journey.household_id}),
+        "UpdateExpression": "SET #state = :requested, due_at = :recheck, requested_at = :now",
+        "ConditionExpression": "#status = :live AND #cycle = :cycle AND #step = :step AND due_at = :due",
+        "ExpressionAttributeNames": {"#state": "state", "#status": "status", "#cycle": "cycle", "#step": "step"},
+        "ExpressionAttributeValues": {
+            ":requested": to_value("requested"),
+            ":recheck": to_value(utc_key(now + RECHECK_AFTER)),
+            ":now": to_value(now.isoformat()),
+            ":live": to_value("live"),
+            ":cycle": to_value(journey.cycle),
+            ":step": to_value(journey.step),
+            ":due": to_value(utc_key(journey.due_at)),
+        },
+    }
 
 
 def _at_step(table: str, household_id: str, cycle: int, step: int) -> dict[str, Any]:

@@ -95,15 +95,19 @@ def _reasons_from_message(message: str, count: int) -> list[str]:
     return ["Unknown"] * count
 
 
+def claim_update(table: str, household_id: str, sk: str, **attributes: Any) -> dict[str, Any]:
+    """The Update that sets these attributes of a claim (for a transaction, or on its own)."""
+    return {
+        "TableName": table,
+        "Key": to_item({"household_id": household_id, "sk": sk}),
+        "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in attributes),
+        "ExpressionAttributeNames": {f"#{k}": k for k in attributes},
+        "ExpressionAttributeValues": {f":{k}": to_value(v) for k, v in attributes.items()},
+    }
+
+
 def update_claim(table: str, household_id: str, sk: str, **attributes: Any) -> None:
-    names = {f"#{k}": k for k in attributes}
-    client("dynamodb").update_item(
-        TableName=table,
-        Key=to_item({"household_id": household_id, "sk": sk}),
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in attributes),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={f":{k}": to_value(v) for k, v in attributes.items()},
-    )
+    client("dynamodb").update_item(**claim_update(table, household_id, sk, **attributes))
 
 
 def put_item(table: str, item: dict[str, Any]) -> None:
