@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck template-check unit integration e2e browser clean
+.PHONY: demo test lint typecheck template-check unit integration e2e browser clean perf
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -41,6 +41,10 @@ integration: $(STAMP)
 
 e2e: $(STAMP) browser
 	$(BIN)/pytest tests/e2e
+
+# docs/performance.md, regenerated from one bench run (takes long on the emulator).
+perf: $(STAMP)
+	$(BIN)/dispatch bench --households 2000 --feed-rows 1000000 --write docs/performance.md
 
 browser: $(CHROMIUM)
 

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="households to first contact on the embedded stack, measured")
     bench.add_argument("--households", type=int, default=300)
     bench.add_argument("--feed-rows", type=int, default=1_000_000, help="rows of the streamed feed validation")
+    bench.add_argument("--write", type=Path, help="also write the figures into this Markdown page "
+                       "(docs/performance.md), with their explanation and the capacity note")
 
     from infra.deliverables_cli import add_commands
 
@@ -194,7 +196,7 @@ def _dlq(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from infra.bench import bench
 
-    print(bench(args.households, args.feed_rows))
+    print(bench(args.households, args.feed_rows, write=args.write))
     return 0
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Annotated, ClassVar, Generic, Literal, TypeVar, get_args
+from typing import IO, Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -18,12 +18,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     PlainValidator,
     ValidationError,
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from shared.domain.phone import normalise_phone
 
@@ -86,31 +87,37 @@ def _parse_bool(value: object) -> bool:
     raise _fail("expected true or false")
 
 
+_from_iso_time = datetime.fromisoformat
+
+
 def _parse_time(value: object) -> datetime:
     """ISO 8601 with an offset or Z; naive times are refused."""
-    if isinstance(value, str):
+    if isinstance(value, str):  # the reader's case first: it runs for every row of a feed
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = _from_iso_time(value)
         except ValueError:
             raise _fail("expected an ISO 8601 time with offset or Z") from None
-    elif isinstance(value, datetime):
-        parsed = value
-    else:
+        # fromisoformat gives no tzinfo or a fixed-offset timezone, whose utcoffset() is never None
+        if parsed.tzinfo is None:
+            raise _fail("expected an ISO 8601 time with offset or Z, not a local time")
+        return parsed
+    if not isinstance(value, datetime):
         raise _fail("expected an ISO 8601 time with offset or Z")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise _fail("expected an ISO 8601 time with offset or Z, not a local time")
-    return parsed
+    return value
 
 
 def _parse_date(value: object) -> date:
     """A calendar date YYYY-MM-DD (no time of day)."""
-    if isinstance(value, date) and not isinstance(value, datetime):
+    if isinstance(value, str):
+        if len(value) == 10:
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+    elif isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
     raise _fail("expected a date YYYY-MM-DD")
 
 
@@ -171,11 +178,6 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def _upper(value: object) -> object:
-    """Upper-case a code before it is matched against its allowed values."""
-    return value.upper() if isinstance(value, str) else value
-
-
 def _empty_to_none(value: object) -> object:
     """Empty -> None."""
     return None if value == "" else value
@@ -230,9 +232,47 @@ def _optional_mbps(value: object) -> int | None:
     return number
 
 
-Bool = Annotated[bool, PlainValidator(_parse_bool)]
+@dataclass(frozen=True)
+class _FastPath:
+    """Field metadata: first a check that runs in pydantic-core alone (no Python call per value), then the
+    field's own Python rule for whatever it does not accept, as one error with the rule's only message.
+
+    `fast` must accept nothing the rule refuses and give the value the rule would give: it only saves
+    the call into Python for the common spelling; the rule still decides every other one.
+    """
+
+    fast: CoreSchema
+    message: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.union_schema([self.fast, handler(source)], mode="left_to_right",
+                                        custom_error_type="input_rule", custom_error_message=self.message)
+
+
+# true/false in every mix of case: the literal check is a hash look-up in pydantic-core, then its bool parses it
+_BOOL_SPELLINGS = sorted(
+    "".join(letters) for word in _BOOLS for letters in itertools.product(*((c, c.upper()) for c in word))
+)
+Bool = Annotated[
+    bool,
+    PlainValidator(_parse_bool),
+    _FastPath(
+        core_schema.chain_schema([core_schema.literal_schema(_BOOL_SPELLINGS), core_schema.bool_schema(strict=False)]),
+        "expected true or false",
+    ),
+]
 Time = Annotated[datetime, PlainValidator(_parse_time)]
-Day = Annotated[date, PlainValidator(_parse_date)]
+Day = Annotated[
+    date,
+    PlainValidator(_parse_date),
+    # YYYY-MM-DD in ASCII digits: pydantic-core's own date parser, which takes exactly the real dates among them
+    _FastPath(
+        core_schema.chain_schema(
+            [core_schema.str_schema(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), core_schema.date_schema(strict=False)]
+        ),
+        "expected a date YYYY-MM-DD",
+    ),
+]
 Id = Annotated[
     str,
     Field(
@@ -264,6 +304,15 @@ HouseNumber = Annotated[
 Postcode = Annotated[str, Field(pattern=r"^[1-9][0-9]{3}$", description="expected 4 digits (1000-9999)")]
 
 _CANTON_DESC = "expected a Swiss canton code (" + ", ".join(sorted(CANTONS)) + ")"
+
+
+def _canton(value: object) -> str:
+    """A canton code in any case, as its upper-case code."""
+    if isinstance(value, str):
+        code = value.upper()
+        if code in CANTONS:
+            return code
+    raise _fail(_CANTON_DESC)
 
 
 class _Row(BaseModel):
@@ -334,7 +383,12 @@ class FeedRow(_Row):
     postcode: Postcode
     locality: Place
     commune: Place
-    canton: Annotated[Canton, BeforeValidator(_upper), Field(description=_CANTON_DESC)]
+    canton: Annotated[
+        Canton,
+        PlainValidator(_canton),
+        _FastPath(core_schema.literal_schema(sorted(CANTONS)), _CANTON_DESC),
+        Field(description=_CANTON_DESC),
+    ]
     connected_at: Time
     marketable_from: Day
     max_down_mbps: Annotated[
@@ -497,11 +551,12 @@ def _feed(lines: Iterable[str], used: list[str]) -> Iterator[str]:
     first = next(source, None)
     if first is None:
         return
-    source = itertools.chain((first.removeprefix("\ufeff"),), source)
-    for line in source:
-        if line[-1:] != "\n":
+    first = first.removeprefix("\ufeff")
+    record = used.append
+    for line in itertools.chain((first,), source):
+        if not line.endswith("\n"):
             line += "\n"
-        used.append(line)
+        record(line)
         yield line
 
 
@@ -539,55 +594,64 @@ class _Target(Generic[M]):
     width: int
 
 
-def _split(reader: Iterator[list[str]], used: list[str], source: str) -> Iterator[tuple[int, list[str]] | Rejected]:
-    """(first line, fields) of each non-blank record; while it is handled, used holds its lines."""
-    done = len(used)  # the header's lines
-    while True:
-        used.clear()
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Rejected(source, done + 1, f"malformed CSV: {exc}", _raw(used))
-            done += len(used)
-            continue
-        line = done + 1
-        done += len(used)
-        if fields:
-            yield line, fields
+def _fields_builder(index: dict[str, int]) -> Callable[[list[str]], dict[str, str]]:
+    """The function that turns a record into its model's fields, each stripped of outer spaces.
+
+    Compiled once per file as a single dict display (`{'household_id': fields[0].strip(' '), ...}`):
+    about twice as fast per record as a comprehension, which matters at a million rows. The names
+    are the model's field names (identifiers) and the positions integers, nothing from the file.
+    """
+    if not all(name.isidentifier() for name in index):
+        raise ValueError(f"not field names: {sorted(index)}")
+    entries = ", ".join(f"{name!r}: fields[{int(position)}].strip(' ')" for name, position in index.items())
+    namespace: dict[str, Any] = {}
+    exec(f"def fields_of(fields):\n    return {{{entries}}}\n", namespace)
+    built: Callable[[list[str]], dict[str, str]] = namespace["fields_of"]
+    return built
 
 
 def _records(reader: Iterator[list[str]], used: list[str], target: _Target[M]) -> Iterator[tuple[int, M] | Rejected]:
-    """The record loop of read_rows: field count, validation, unique column."""
+    """The record loop of read_rows: field count, validation, unique column.
+
+    While a record is handled, used holds its physical lines (for its line number and raw text).
+    One flat loop, no generator in between: it runs for every row of a million-row feed.
+    """
     validate = target.model.__pydantic_validator__.validate_python
     source, width = target.source, target.width
-    items = list(target.index.items())
+    fields_of = _fields_builder(target.index)
     unique = target.model.unique_column
     seen: dict[str, int] = {}
-    for record in _split(reader, used, source):
-        if isinstance(record, Rejected):
-            yield record
-            continue
-        line, fields = record
-        if len(fields) != width:
-            reason = f"expected {width} fields, got {len(fields)}"
-            yield Rejected(source, line, reason, _raw(used))
-            continue
-        data = {name: fields[pos].strip(" ") for name, pos in items}
+    done = len(used)  # the header's lines
+    used.clear()
+    while True:
         try:
-            row = validate(data)
-        except ValidationError as exc:
-            yield Rejected(source, line, _reason(target.model, exc, data), _raw(used))
-            continue
-        if unique is not None:
-            key = getattr(row, unique)
-            if key in seen:
-                reason = f"{unique}: duplicate of line {seen[key]}"
-                yield Rejected(source, line, reason, _raw(used))
-                continue
-            seen[key] = line
-        yield line, row
+            for fields in reader:
+                line = done + 1
+                done += len(used)
+                if len(fields) == width:
+                    data = fields_of(fields)
+                    try:
+                        row = validate(data)
+                    except ValidationError as exc:
+                        yield Rejected(source, line, _reason(target.model, exc, data), _raw(used))
+                    else:
+                        if unique is None:
+                            yield line, row
+                        else:
+                            key = getattr(row, unique)
+                            first = seen.setdefault(key, line)
+                            if first == line:
+                                yield line, row
+                            else:
+                                yield Rejected(source, line, f"{unique}: duplicate of line {first}", _raw(used))
+                elif fields:  # a blank line is no record
+                    yield Rejected(source, line, f"expected {width} fields, got {len(fields)}", _raw(used))
+                used.clear()
+            return
+        except csv.Error as exc:  # the reader goes on with the next line
+            yield Rejected(source, done + 1, f"malformed CSV: {exc}", _raw(used))
+            done += len(used)
+            used.clear()
 
 
 def _not_utf8(path: str | Path, file_name: str) -> InputFileError:

@@ -40,8 +40,9 @@ def _put(table: str, household_id: str, conditional: bool = False, **extra: Any)
 
 
 def _started(household_id: str) -> Outgoing:
-    return Outgoing(JourneyStarted(correlation_id=household_id, household_id=household_id, journey_id=f"j-{household_id}",
-                                   target_group="upgrade", offer_id="o", first_due_at=NOW), NOW)
+    return Outgoing(JourneyStarted(correlation_id=household_id, household_id=household_id,
+                                   journey_id=f"j-{household_id}", target_group="upgrade", offer_id="o",
+                                   first_due_at=NOW), NOW)
 
 
 def _record(outbox: Outbox, table: str, household_id: str, conditional: bool = False, **extra: Any) -> None:
