@@ -518,6 +518,7 @@ def function_capacities(template: dict[str, Any]) -> list[FunctionCapacity]:
             queue_props = resources.get(queue, {}).get("Properties", {})
             redrive = queue_props.get("RedrivePolicy") or {}
             cap = (source.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            cap = _default(template, cap) if cap is not None else None  # a parameter: its default
             common.update(queue=queue, batch_size=int(source.get("BatchSize", 10)),
                           max_concurrency=int(cap) if cap is not None else None,
                           max_receive=int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
@@ -528,6 +529,13 @@ def function_capacities(template: dict[str, Any]) -> list[FunctionCapacity]:
 
 def _parameter(template: dict[str, Any], name: str) -> str:
     return str(template.get("Parameters", {}).get(name, {}).get("Default", "?"))
+
+
+def _share(template: dict[str, Any], rate: str, concurrency: str) -> str:
+    try:
+        return f"{float(_parameter(template, rate)) / float(_parameter(template, concurrency)):g}"
+    except (ValueError, ZeroDivisionError):
+        return "?"
 
 
 def _default(template: dict[str, Any], value: Any) -> str:
@@ -562,7 +570,7 @@ def capacity_note(template: dict[str, Any], households: dict[str, Any] | None = 
                      f"{f.max_concurrency if f.max_concurrency is not None else 'account'} | "
                      f"{f.reserved if f.reserved is not None else '-'} | {visibility} |")
     lines += ["", *_concurrency_lines(capacities), ""]
-    lines += _provider_lines(capacities, households)
+    lines += _provider_lines(template, capacities, households)
     lines += _dynamodb_lines(template)
     return "\n".join(lines)
 
@@ -598,7 +606,8 @@ def _trigger(f: FunctionCapacity) -> str:
     return "; ".join(triggers) or "-"
 
 
-def _provider_lines(capacities: list[FunctionCapacity], households: dict[str, Any] | None) -> list[str]:
+def _provider_lines(template: dict[str, Any], capacities: list[FunctionCapacity],
+                    households: dict[str, Any] | None) -> list[str]:
     """SES and SMS: the most the event source's cap lets through, against the providers' limits."""
     by_id = {f.logical_id: f for f in capacities}
     invocations: dict[str, dict[str, float]] = (households or {}).get("invocations") or {}
@@ -639,16 +648,21 @@ def _provider_lines(capacities: list[FunctionCapacity], households: dict[str, An
               "- **SMS** (SNS, or End User Messaging behind the same port) is limited in message parts per "
               "second per origination number: a long message, or one with characters outside GSM 03.38 "
               "(UCS-2: 70 characters a part), counts as several parts.",
-              "- **What the caps do**: the email source's MaximumConcurrency "
-              f"({email.max_concurrency if email else '?'}) and the SMS source's "
-              f"({sms.max_concurrency if sms else '?'}) bound the messages in flight, not the rate. Where the "
-              "rate bound above is higher than the provider's limit, the provider throttles: botocore's "
-              "standard retry mode (shared/aws.py) backs off and retries, and a record that still fails goes "
-              f"back to its queue, to the dead-letter queue after maxReceiveCount "
-              f"({email.max_receive if email else '?'} for email, {sms.max_receive if sms else '?'} for SMS) "
-              "receipts. To keep a sandbox or a single long code from throttling, lower MaximumConcurrency "
-              "(its minimum is 2) or raise the quota / add origination numbers until the needed batch "
-              "duration in the last column is below the real one.", ""]
+              "- **What the caps and the pacing do**: MaximumConcurrency (parameters `EmailMaxConcurrency` = "
+              f"{email.max_concurrency if email else '?'}, `SmsMaxConcurrency` = "
+              f"{sms.max_concurrency if sms else '?'}) "
+              "bounds the messages in flight; the rate is kept by the functions themselves "
+              "(`shared/channels/pacing.py`): each running copy sends at most the account's rate divided by "
+              "the same concurrency parameter, so all copies together stay within it — email at "
+              f"`SesMaxSendRate` = {_parameter(template, 'SesMaxSendRate')}/s "
+              f"({_share(template, 'SesMaxSendRate', 'EmailMaxConcurrency')}/s a copy), SMS at `SmsMaxSendRate` = "
+              f"{_parameter(template, 'SmsMaxSendRate')} parts/s "
+              f"({_share(template, 'SmsMaxSendRate', 'SmsMaxConcurrency')}/s a copy). Set the two rates to the "
+              "account's real quotas at deploy time (the sandbox: `SesMaxSendRate=1 EmailMaxConcurrency=2`, a "
+              "full batch then takes 20 s of the 60 s timeout). What still gets throttled (another sender in the "
+              "account) is retried by botocore's standard mode (shared/aws.py), then the record goes back to its "
+              f"queue, to the dead-letter queue after maxReceiveCount ({email.max_receive if email else '?'} for "
+              f"email, {sms.max_receive if sms else '?'} for SMS) receipts.", ""]
     return lines
 
 

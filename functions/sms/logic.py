@@ -44,5 +44,5 @@ class SmsChannel:
         if encoding.segments > sms.max_segments:
             # Never cut short: a truncated offer or opt-out instruction misleads; skip with the reason.
             raise DeliveryRejected(f"message needs {encoding.segments} segments, limit {sms.max_segments}")
-        message_id = self.sender.send(phone, text)
+        message_id = self.sender.send(phone, text, encoding.segments)
         return {"provider_message_id": message_id, "encoding": encoding.encoding, "segments": encoding.segments}

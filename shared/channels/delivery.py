@@ -17,7 +17,7 @@ class EmailSender(Protocol):
 
 
 class SmsSender(Protocol):
-    def send(self, phone_e164: str, text: str) -> str: ...
+    def send(self, phone_e164: str, text: str, parts: int = 1) -> str: ...
 
 
 # Provider answers that say "this message will never go": not retried, recorded as failed.
@@ -36,8 +36,10 @@ def _rejected(exc: Exception) -> str | None:
 
 class SesEmailSender:
     def send_raw(self, sender: str, recipient: str, mime: bytes) -> str:
+        from shared.channels.pacing import pacer
         from shared.dispatch import DeliveryRejected
 
+        pacer("email").wait()  # this copy's share of the account's SES sending rate
         try:
             response = client("sesv2").send_email(
                 FromEmailAddress=sender,
@@ -53,9 +55,11 @@ class SesEmailSender:
 
 
 class SnsSmsSender:
-    def send(self, phone_e164: str, text: str) -> str:
+    def send(self, phone_e164: str, text: str, parts: int = 1) -> str:
+        from shared.channels.pacing import pacer
         from shared.dispatch import DeliveryRejected
 
+        pacer("sms").wait(parts)  # the origination identity's rate counts message parts
         try:
             response = client("sns").publish(
                 PhoneNumber=phone_e164,
@@ -83,7 +87,7 @@ class FakeEmailSender:
 class FakeSmsSender:
     sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def send(self, phone_e164: str, text: str) -> str:
+    def send(self, phone_e164: str, text: str, parts: int = 1) -> str:
         self.sent.append((phone_e164, text))
         return f"fake-{len(self.sent)}"
 
