@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.campaign import campaign
 from shared.events import ContactRequested
 from shared.handler import Envelope, lambda_handler, read_contexts_ahead
 from shared.settings import settings
@@ -13,6 +12,7 @@ from shared.settings import settings
 
 def on_request(envelope: Envelope) -> None:
     from functions.call_list_exporter.logic import CallChannel
+    from shared.campaign import campaign
     from shared.dispatch import handle_request
 
     s = settings()
@@ -21,6 +21,7 @@ def on_request(envelope: Envelope) -> None:
 
 def run_export(now: datetime) -> dict[str, Any]:
     from functions.call_list_exporter.logic import export
+    from shared.campaign import campaign
 
     return export(settings(), campaign(), now)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.campaign import campaign
 from shared.events import ContactRequested
 from shared.handler import Envelope, lambda_handler, read_contexts_ahead
 from shared.settings import settings
@@ -10,6 +9,7 @@ from shared.settings import settings
 
 def on_request(envelope: Envelope) -> None:
     from functions.email.logic import EmailChannel
+    from shared.campaign import campaign
     from shared.channels.delivery import SesEmailSender
     from shared.dispatch import handle_request
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.campaign import campaign
 from shared.handler import lambda_handler
 from shared.settings import settings
 
 
 def run_tick(now: datetime) -> dict[str, Any]:
     from functions.journey.logic import tick
+    from shared.campaign import campaign
 
     s = settings()
     requested, upcoming = tick(s, campaign(), now)

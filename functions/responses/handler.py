@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.campaign import campaign
 from shared.events import ERASURE_REQUESTED, S3_SOURCE, ErasureRequested, ResponseReceived
 from shared.handler import Envelope, lambda_handler, logger_for
 from shared.settings import settings
@@ -10,6 +9,7 @@ from shared.settings import settings
 
 def on_response(envelope: Envelope) -> None:
     from functions.responses.logic import apply_drop, apply_response
+    from shared.campaign import campaign
 
     s = settings()
     if envelope.source == S3_SOURCE:
