@@ -44,7 +44,10 @@ from shared.stores.records import PRESSURE_SK, contact_id, contact_sk, decision_
 
 MAX_CONFLICT_RETRIES = 6
 # A claim younger than this may still be on its way out in another invocation; older, it is ambiguous.
-DEFAULT_CLAIM_LEASE_SECONDS = 900.0
+# Longer than a function may run (its timeout, 60 s: claim to confirmation happens in one invocation),
+# shorter than the channel queues' visibility timeout (360 s): the first redelivery after a crash
+# already reports the claim, instead of finding it "in flight" until the message nears its DLQ.
+DEFAULT_CLAIM_LEASE_SECONDS = 300.0
 Part = tuple[str, dict[str, Any]]
 
 

@@ -3,6 +3,7 @@ partial batch responses, scheduled tasks, and a logger that never sees personal 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,15 +81,19 @@ def _process_batch(
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     outbox = Outbox()
+    positions = itertools.count()
 
     def record_handler(record: SQSRecord) -> None:
         envelope = Envelope.from_body(record.body)
         logger.debug("event", extra={"detail_type": envelope.detail_type, "message_id": record.message_id})
-        outbox.begin(record.message_id)
+        # By position: the same message twice in one batch (SQS delivers at least once) are two records,
+        # and the second one failing must not take the first one's effects with it.
+        key = f"{record.message_id}#{next(positions)}"
+        outbox.begin(key)
         try:
             on_event(envelope)
         except Exception as exc:
-            outbox.discard(record.message_id)
+            outbox.discard(key)
             # The type and our own message only: a provider's message could quote an address.
             logger.warning("record failed", extra={"detail_type": envelope.detail_type,
                                                    "message_id": record.message_id, "error": type(exc).__name__},
@@ -103,7 +108,7 @@ def _process_batch(
         flushed = outbox.flush()
     failures: list[dict[str, str]] = list(response.get("batchItemFailures", []))
     known = {f["itemIdentifier"] for f in failures}
-    for message_id in sorted(flushed.failed - known):
+    for message_id in sorted({key.rsplit("#", 1)[0] for key in flushed.failed} - known):
         logger.warning("record's writes or events not sent", extra={"message_id": message_id})
         failures.append({"itemIdentifier": message_id})
     response["batchItemFailures"] = failures

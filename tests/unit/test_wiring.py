@@ -313,3 +313,19 @@ def test_no_function_imports_the_local_stack() -> None:
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not [n for n in names if n.split(".")[0] in {"moto", "localstack_client", "infra"}], path
+
+
+# The channels whose claim waits for the provider's answer (status "claimed" until confirmed sent); print
+# and call claims are final in their own transaction ("batched", "queued").
+CONFIRMING = {"EmailFunction", "SmsFunction"}
+
+
+@pytest.mark.parametrize(("function", "queue"), [(f, q) for f, q, _ in SQS_SOURCES if f in CONFIRMING])
+def test_claim_lease_outlives_an_invocation_and_ends_before_the_redelivery(function: str, queue: str) -> None:
+    """A claim is confirmed within one invocation (its timeout); the next delivery of a crashed one comes
+    after the visibility timeout and must see it as ambiguous, not as still in flight."""
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    lease = float(variables["CLAIM_LEASE_SECONDS"])
+    timeout = int(_props(FUNCTIONS[function]).get("Timeout", GLOBAL_TIMEOUT))
+    visibility = int(_props(RESOURCES[queue])["VisibilityTimeout"])
+    assert timeout < lease < visibility
