@@ -224,7 +224,20 @@ def _erase_call_requests(s: Settings, customer_id: str) -> int:
                                        Key=to_item({"queue": PENDING, "request_id": item["request_id"]}))
         update_claim(s.contacts_table, item["household_id"], item["contact_sk"], status="withdrawn",
                      withdrawn_reason=ERASURE_REASON)
+    _erase_listed_calls(s, customer_id)  # calls already made: only their ids go, nothing is withdrawn
     return len(mine)
+
+
+def _erase_listed_calls(s: Settings, customer_id: str) -> None:
+    """The exporter's record of the last days' lists (kept so a retried export rewrites them whole)."""
+    from functions.call_list_exporter.logic import LISTED
+
+    listed = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
+                       ExpressionAttributeValues={":q": {"S": LISTED}})
+    for item in listed:
+        if json.loads(item["detail"]).get("customer_id") == customer_id:
+            client("dynamodb").delete_item(TableName=s.calls_table,
+                                           Key=to_item({"queue": LISTED, "request_id": item["request_id"]}))
 
 
 def _rewrite_files(bucket: str, prefix: str, delimiter: str, customer_id: str, now: datetime,

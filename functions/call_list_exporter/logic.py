@@ -25,6 +25,8 @@ from shared.stores.ledger import TransactionCancelled, pressure_update, put_item
 from shared.stores.records import decision_sk, expires_at, utc_key
 
 PENDING = "pending"
+LISTED = "listed"  # the rows of the last days' lists, keyed day#priority#request (ids only, no names)
+LISTED_DAYS = 3  # how long they are kept (TTL): a retry of the export comes within minutes
 COLUMNS = ["call_date", "priority", "customer_id", "household_id", "first_name", "last_name", "language", "phone",
            "offer_id", "attempt"]
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
@@ -79,34 +81,42 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
     local = now.astimezone(campaign.tz)
     if local.weekday() == 6 or is_public_holiday(local.date(), None):
         return {"date": local.date().isoformat(), "rows": 0, "reason": "no calls on Sundays and public holidays"}
+    day = local.date().isoformat()
+    # A retried export (a crash, a timeout after some rows were listed) keeps what it listed before:
+    # those calls count as made, so they must be on the list it writes now.
+    listed = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q AND begins_with(request_id, :d)",
+                       ExpressionAttributeValues={":q": {"S": LISTED}, ":d": {"S": f"{day}#"}})
+    rows = [row for row in (_row_again(s, item, local) for item in listed) if row is not None]
+    people = {str(ContactRequested.model_validate_json(item["detail"]).customer_id or item["household_id"])
+              for item in listed}
     pending = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
                         ExpressionAttributeValues={":q": {"S": PENDING}})
     pending.sort(key=lambda p: (p["requested_at"][:10], -float(p["expected_value_chf"]), p["request_id"]))
-    rows: list[dict[str, Any]] = []
-    people: set[str] = set()
+    position = len(listed)
     for item in pending:
-        if len(rows) >= campaign.config.calls.per_day:
+        if position >= campaign.config.calls.per_day:
             break
-        if item.get("not_before_day", "") > local.date().isoformat():
+        if item.get("not_before_day", "") > day:
             continue  # deferred by the gate to a later day: nothing new to say today
         req = ContactRequested.model_validate_json(item["detail"])
         who = req.customer_id or req.household_id
         if who in people:
             continue
-        row = _list_one(s, campaign, item, req, now)
+        row = _list_one(s, campaign, item, req, now, position)
         if row is not None:
             people.add(who)
             rows.append(row)
+            position += 1
     for priority, row in enumerate(rows, start=1):
         row["priority"] = priority
     body = call_list_csv(rows)
-    client("s3").put_object(Bucket=s.call_list_bucket, Key=f"call-lists/{local.date().isoformat()}.csv", Body=body,
+    client("s3").put_object(Bucket=s.call_list_bucket, Key=f"call-lists/{day}.csv", Body=body,
                             ContentType="text/csv; charset=utf-8")
-    return {"date": local.date().isoformat(), "rows": len(rows), "pending": len(pending) - len(rows)}
+    return {"date": day, "rows": len(rows), "pending": len(pending) - (position - len(listed))}
 
 
 def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: ContactRequested,
-              now: datetime) -> dict[str, Any] | None:
+              now: datetime, position: int) -> dict[str, Any] | None:
     ctx = load_context(s, req, item["contact_sk"])
     if ctx.household is None or ctx.claim is None or ctx.claim.get("status") != "queued":
         _drop(s, item)
@@ -132,22 +142,41 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
         return None
     local = now.astimezone(campaign.tz)
     history = prune([*ctx.pressure.history, ("call", now)], now, policy.caps)
+    on_list = {"queue": LISTED, "request_id": f"{local.date().isoformat()}#{position:06d}#{item['request_id']}",
+               "household_id": req.household_id, "contact_sk": item["contact_sk"], "detail": item["detail"],
+               "expires_at": expires_at(now, LISTED_DAYS)}
     try:
         transact([("Update", _listed(s, req, item, local)),
                   ("Update", pressure_update(s.contacts_table, ctx.pressure, history)),
                   ("Delete", {"TableName": s.calls_table,
                               "Key": to_item({"queue": PENDING, "request_id": item["request_id"]})}),
+                  ("Put", {"TableName": s.calls_table, "Item": to_item(on_list)}),
                   *reservation.parts(s.budget_table)])
     except TransactionCancelled:
         budget_store.forget(s.budget_table, reservation.month)
         return None  # another export or a response moved it, or a budget shard ran short: not on today's list
     budget_store.taken(s.budget_table, reservation)
+    return _row(req, ctx, local)
+
+
+def _row(req: ContactRequested, ctx: Context, local: datetime) -> dict[str, Any]:
     customer = ctx.customer or {}
+    household = ctx.household or {}
     phone = normalise_phone(customer.get("mobile") or "")
     return {"call_date": local.date().isoformat(), "customer_id": req.customer_id, "household_id": req.household_id,
             "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
-            "language": ctx.household.get("language") or customer.get("language", ""),
+            "language": household.get("language") or customer.get("language", ""),
             "phone": national_notation(phone) if phone else "", "offer_id": req.offer_id, "attempt": req.attempt}
+
+
+def _row_again(s: Settings, item: dict[str, Any], local: datetime) -> dict[str, Any] | None:
+    """The row of a call listed by an earlier try of today's export, from today's data (an erased person:
+    none)."""
+    req = ContactRequested.model_validate_json(item["detail"])
+    ctx = load_context(s, req, item["contact_sk"])
+    if ctx.household is None or (req.customer_id and ctx.customer is None):
+        return None
+    return _row(req, ctx, local)
 
 
 def _listed(s: Settings, req: ContactRequested, item: dict[str, Any], local: datetime) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import csv
 import io
 from datetime import date, datetime
 
+import pytest
+
 from functions.call_list_exporter.handler import handler
 from functions.call_list_exporter.logic import COLUMNS
 from tests.integration import helpers as h
@@ -65,7 +67,40 @@ def test_call_requests_queue_and_the_export_lists_the_best_first_up_to_capacity(
     # When Wednesday's export runs, the one that did not fit rolls over
     assert _export(WEDNESDAY)["rows"] == 1
     assert [(r[1], r[3], r[7]) for r in _rows(WEDNESDAY)] == [("1", "H-1", "079 111 11 11")]
-    assert h.scan(h.cfg().calls_table) == []
+    assert [i for i in h.scan(h.cfg().calls_table) if i["queue"] == "pending"] == []
+
+
+def test_a_retried_export_keeps_the_calls_it_listed_before_it_failed(stack, monkeypatch) -> None:
+    # Given three queued calls and a call centre that takes all three
+    h.upload_config("calls: {per_day: 3}\n")
+    now = h.local(h.MONDAY, 10)
+    for household_id, (offer_id, mobile) in OFFERS.items():
+        _request(_call_step(household_id, offer_id, mobile, now), now)
+    # When Tuesday's export dies after listing the first call (its contact made, its queue item gone) ...
+    from functions.call_list_exporter import logic
+
+    real, listed = logic._list_one, []
+
+    def dies_after_one(*args: object, **kwargs: object) -> object:
+        if listed:
+            raise TimeoutError("the invocation timed out")
+        row = real(*args, **kwargs)  # type: ignore[arg-type]
+        listed.append(row)
+        return row
+
+    monkeypatch.setattr(logic, "_list_one", dies_after_one)
+    with pytest.raises(TimeoutError):
+        _export(TUESDAY)
+    monkeypatch.setattr(logic, "_list_one", real)
+    assert [c["status"] for c in h.claims("H-2")] == ["sent"]
+    # ... and the scheduler runs it again
+    assert _export(TUESDAY)["rows"] == 3
+    # Then the day's list holds every call made that day, once, the one listed first still first
+    rows = [dict(zip(COLUMNS, r, strict=True)) for r in _rows(TUESDAY)]
+    assert [(r["priority"], r["household_id"]) for r in rows] == [("1", "H-2"), ("2", "H-3"), ("3", "H-1")]
+    assert {c["status"] for hh in OFFERS for c in h.claims(hh)} == {"sent"}
+    # ... and a third run changes nothing
+    assert _export(TUESDAY)["rows"] == 3 and len(_rows(TUESDAY)) == 3
 
 
 def test_no_call_list_on_a_sunday(stack) -> None:
