@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=120)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", type=Path, default=Path("out"))
+    _chaos_arguments(demo)
 
     run = sub.add_parser("run", help="replay input files through the deployed pipeline on a simulated clock")
     run.add_argument("--customers", type=Path, required=True)
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--endpoint-url", help="an AWS endpoint to provision and run on (a moto server, LocalStack); "
                      "'localstack' takes LocalStack's URL from localstack-client")
     run.add_argument("--seed", type=int, default=0)
+    _chaos_arguments(run)
 
     explain = sub.add_parser("explain", help="one household's whole story from a run's output")
     explain.add_argument("household_id")
@@ -67,6 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a fault rate between 0 and 1")
+    return rate
+
+
+def _chaos_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chaos", type=_rate, default=0.0, metavar="RATE",
+                        help="inject faults at this rate, reproducibly from --seed (infra/chaos.py)")
+    parser.add_argument("--compare", action="store_true",
+                        help="with --chaos: run without faults too (into OUT/fault-free) and compare the contacts")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -83,7 +99,8 @@ def _demo(args: argparse.Namespace) -> int:
     town = make_town(args.out / "input", households=args.households, days=args.days, seed=args.seed)
     print(f"synthetic town: {args.households} households, {args.days} days, seed {args.seed} -> {args.out / 'input'}")
     return _run_and_summarise(RunInputs(customers=town.customers, feed=town.rollout, responses=town.responses,
-                                        days=args.days, out=args.out, seed=args.seed))
+                                        days=args.days, out=args.out, seed=args.seed, chaos=args.chaos,
+                                        compare=args.compare))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
 
     return _run_and_summarise(RunInputs(
         customers=args.customers, feed=args.feed, responses=args.responses, config=args.config, offers=args.offers,
-        start=args.start, days=args.days, out=args.out, endpoint_url=args.endpoint_url, seed=args.seed))
+        start=args.start, days=args.days, out=args.out, endpoint_url=args.endpoint_url, seed=args.seed,
+        chaos=args.chaos, compare=args.compare))
 
 
 def _run_and_summarise(inputs: Any) -> int:
@@ -112,7 +130,9 @@ def _run_and_summarise(inputs: Any) -> int:
         print(f"handler error: {error}")
     print(render_table(report))
     print(f"output: {result.out.resolve()}")
-    return 0
+    for line in result.summary:  # with --chaos: faults, ambiguous claims, DLQs, rules, the comparison
+        print(line)
+    return 0 if result.ok else 1
 
 
 def _progress() -> Any:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from infra.chaos import Chaos, check_invariants, compare
 from infra.embedded import REGION, embedded_endpoint, use_endpoint
 from infra.export import collect_rejected, export_run
 from infra.provision import Stack, provision
@@ -36,6 +38,8 @@ class RunInputs:
     out: Path = Path("out")
     endpoint_url: str | None = None
     seed: int = 0
+    chaos: float = 0.0  # fault rate (infra.chaos); 0: no faults
+    compare: bool = False  # with chaos: the fault-free run too (in OUT/fault-free), compared
 
 
 @dataclass
@@ -51,6 +55,16 @@ class RunResult:
     dlq: dict[str, int]
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> list[str]:
+        """What a chaos run adds to the run's summary (faults, ambiguous claims, DLQs, the comparison)."""
+        return list(self.extra.get("summary", []))
+
+    @property
+    def ok(self) -> bool:
+        """False when a chaos run broke a rule or (with compare) its contacts differ."""
+        return not self.extra.get("problems")
 
 
 def check_inputs(inputs: RunInputs) -> DispatchConfig:
@@ -114,31 +128,108 @@ def endpoint(url: str | None) -> Iterator[str]:
 
 
 def run(inputs: RunInputs, progress: Any = None) -> RunResult:
+    """One run. With `chaos`: faults injected, the design's rules checked on the output, and with `compare`
+    the fault-free run of the same inputs too (in OUT/fault-free), its contacts compared; all in OUT/chaos.json."""
+    result = _run_once(inputs, progress)
+    if inputs.chaos <= 0:
+        return result
+    config = load_config(inputs.config)
+    broken = check_invariants(result.out, inputs.customers, config, result.dlq,
+                              result.extra["claims"].get("claimed", 0))
+    lines = [*result.summary, _invariants_line("invariants", broken)]
+    lines += [f"  {p}" for p in broken[:20]]
+    problems = list(broken)
+    record: dict[str, Any] = {**result.extra, "invariants": broken, "dlq": result.dlq,
+                              "ambiguous": result.counts["ambiguous"], "seconds": round(result.seconds, 1)}
+    record.pop("summary", None)
+    if inputs.compare:
+        free = _run_once(replace(inputs, chaos=0.0, compare=False, out=inputs.out / "fault-free"), progress)
+        free_broken = check_invariants(free.out, inputs.customers, config, free.dlq,
+                                       free.extra["claims"].get("claimed", 0))
+        comparison = compare(free.out, result.out)
+        lines.append(_invariants_line(f"fault-free run ({free.seconds:.1f} s, in {free.out}): invariants",
+                                      free_broken))
+        lines += [f"  {p}" for p in free_broken[:20]]
+        lines += comparison.lines()
+        problems += [f"fault-free: {p}" for p in free_broken] + comparison.differences
+        record["fault_free"] = {"invariants": free_broken, "dlq": free.dlq, "contacts": free.counts["contacts"],
+                                "seconds": round(free.seconds, 1)}
+        record["comparison"] = {"same": comparison.same, "total": comparison.total,
+                                "ambiguous": comparison.ambiguous, "differences": comparison.differences,
+                                "moved": comparison.moved}
+        result.extra["fault_free"] = free
+    (inputs.out / "chaos.json").write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    result.extra["summary"] = lines
+    result.extra["problems"] = problems
+    return result
+
+
+def _invariants_line(what: str, broken: list[str]) -> str:
+    return f"{what}: {'all hold' if not broken else f'{len(broken)} broken'}"
+
+
+def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
     config = check_inputs(inputs)
     tz = ZoneInfo(config.timezone)
     start = inputs.start or default_start(inputs.feed, tz)
     end = start + timedelta(days=inputs.days)
     began = time.perf_counter()
     with endpoint(inputs.endpoint_url):
+        _forget_providers()
         stack_name = f"dispatch-{inputs.seed}-{int(time.time() * 1000) % 10**8}"
         # Two due shards locally: the sharded path runs, and an emulated Query (a full table walk) costs half.
         stack = provision(stack_name, REGION, {**schedule_parameters(config), "ConfigVersion": stack_name,
                                                "DueShards": "2"})
+        # The claim lease is the functions' own (CLAIM_LEASE_SECONDS, as deployed): the runtime ages a claim
+        # by the visibility timeout each time its message goes back to the queue, as AWS would.
+        chaos = Chaos(inputs.seed, inputs.chaos) if inputs.chaos > 0 else None
         runtime = LocalRuntime(stack, env_overrides={
             "POWERTOOLS_LOG_LEVEL": os.environ.get("DISPATCH_LOG_LEVEL", "WARNING"),
-            "CLAIM_LEASE_SECONDS": "0",  # one invocation at a time here: a claim left behind is a crash
-        })
+        }, chaos=chaos)
         try:
             _upload_settings(stack, inputs)
             line_maps = _replay(runtime, stack, inputs, start, end, progress)
             rejected = collect_rejected(stack, line_maps)
             counts = export_run(stack, inputs.out, end, rejected)
             dlq = runtime.dlq_depths()
+            claims = _claim_statuses(stack)
         finally:
             runtime.close()
     _write_run_json(inputs, config, start, end)
-    return RunResult(inputs.out, start, end, counts, dict(runtime.stats.invocations), runtime.stats.messages,
-                     runtime.stats.failed_messages, runtime.errors, dlq, time.perf_counter() - began)
+    stats = runtime.stats
+    extra: dict[str, Any] = {"claims": claims, "schedule_retries": stats.schedule_retries,
+                             "schedule_dropped": stats.schedule_dropped, "crashes": stats.crashes,
+                             "claims_aged": stats.claims_aged}
+    if chaos is not None:
+        report = chaos.report()
+        extra["chaos"] = report.as_dict()
+        extra["summary"] = [
+            *report.lines(),
+            f"ambiguous claims: {counts['ambiguous']} (reported, not resent)",
+            f"claims left unresolved: {claims.get('claimed', 0)}; aged on redelivery: {stats.claims_aged}",
+            "dead-letter queues: " + (", ".join(f"{q} {n}" for q, n in dlq.items() if n) or "all empty"),
+            f"scheduled invocations: {stats.schedule_retries} retried, {stats.schedule_dropped} dropped after "
+            "every attempt failed",
+        ]
+    return RunResult(inputs.out, start, end, counts, dict(stats.invocations), stats.messages,
+                     stats.failed_messages, runtime.errors, dlq, time.perf_counter() - began, extra)
+
+
+def _forget_providers() -> None:
+    """Powertools' parameter providers keep the client (and endpoint) of their first use: a second run in
+    this process (`--compare`) must not read its secrets from the first run's endpoint, gone by now."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def _claim_statuses(stack: Stack) -> dict[str, int]:
+    """How many contact claims ended in each status (sent, ambiguous, failed, batched, queued, claimed)."""
+    from shared.stores.dynamo import scan_all
+
+    items = scan_all(stack.refs["ContactsTable"], ProjectionExpression="sk, #s",
+                     ExpressionAttributeNames={"#s": "status"})
+    return dict(Counter(str(i.get("status")) for i in items if str(i.get("sk", "")).startswith("contact#")))
 
 
 def _upload_settings(stack: Stack, inputs: RunInputs) -> None:

@@ -5,10 +5,18 @@ with a Lambda-shaped SQS event, deletes what succeeded, returns what failed (`ba
 or the whole batch when the handler raises) for redelivery until `maxReceiveCount` moves it to the
 dead-letter queue, and fires every schedule of the template on the simulated clock. File drops are
 announced as S3 "Object Created" events stamped with that clock.
+
+Time that passes in AWS between a failure and the redelivery (the queue's visibility timeout) passes here
+too, for what measures it: a claim's lease (shared.dispatch) is wall-clock time since the claim, so when
+failed messages go back to their queue, the claims their invocations left behind are aged by the
+visibility timeout, as the claim would have aged in AWS by the time the message comes back.
+A failed scheduled invocation is retried twice, as Lambda retries an asynchronous invocation.
+With a `Chaos` (infra.chaos) the runtime also injects faults: duplicate deliveries, crashes, batch failures.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -21,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from infra.chaos import Chaos, SimulatedCrash
 from infra.provision import Stack
 from infra.template import FunctionSpec, functions
 from shared.aws import add_client_hook, client, remove_client_hook
@@ -28,6 +37,11 @@ from shared.aws import add_client_hook, client, remove_client_hook
 # Same instant: responses take effect before anything else, then the flow in its natural order.
 PRIORITY = ["ResponsesFunction", "IngestFunction", "SegmenterFunction", "OfferPickerFunction", "JourneyFunction",
             "EmailFunction", "SmsFunction", "PrintBatcherFunction", "CallListExporterFunction"]
+ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation (EventBridge Scheduler's) twice
+DEFAULT_VISIBILITY_TIMEOUT = 30
+CLAIM_STAMP = "claimed_epoch"  # the wall-clock stamp a claim's lease is measured from (shared.dispatch)
+COPY_ATTRIBUTE = "chaos-duplicate"  # marks a duplicate delivery the runtime sent itself
+Claim = tuple[str, str, str]  # table, household_id, sk
 
 
 @dataclass
@@ -38,6 +52,10 @@ class Stats:
     handler_errors: int = 0
     schedule_firings: int = 0
     schedule_skips: int = 0
+    schedule_retries: int = 0
+    schedule_dropped: int = 0  # failed on every attempt
+    crashes: int = 0
+    claims_aged: int = 0
 
     def count(self, function: str) -> None:
         self.invocations[function] = self.invocations.get(function, 0) + 1
@@ -69,7 +87,7 @@ class ScheduledTask:
 
 class LocalRuntime:
     def __init__(self, stack: Stack, on_error: Callable[[str, BaseException], None] | None = None,
-                 env_overrides: dict[str, str] | None = None) -> None:
+                 env_overrides: dict[str, str] | None = None, chaos: Chaos | None = None) -> None:
         self.stack = stack
         self.specs = sorted(functions(stack.template),
                             key=lambda f: PRIORITY.index(f.logical_id) if f.logical_id in PRIORITY else 99)
@@ -90,7 +108,18 @@ class LocalRuntime:
                       for spec in self.specs for s in spec.schedules]
         os.environ.update(self.env)
         os.environ.update(env_overrides or {})
+        self.visibility = {q: int(self.stack.template["Resources"][q].get("Properties", {}).get(
+            "VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT)) for q in self.stack.queue_urls}
+        self._invoking: int | None = None  # the thread of the invocation under way
+        self._claims: list[Claim] = []  # claims the invocation under way wrote
+        self._claims_of: dict[tuple[str, str], set[Claim]] = {}  # (queue, body) -> claims its invocations wrote
+        self._seen: dict[tuple[str, str], int] = {}  # (queue, body) -> messages with that body so far
+        self._keys: dict[str, str] = {}  # message id -> a key that is the same in every run of the same inputs
+        self.chaos = chaos
         add_client_hook(self._watch)
+        if chaos is not None:
+            chaos.queue_names = {url: logical for logical, url in stack.queue_urls.items()}
+            add_client_hook(chaos.install)
 
     # ------------------------------------------------------------------ Lambda's part
     def handler(self, spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
@@ -108,6 +137,29 @@ class LocalRuntime:
         for name in ("after-call.events.PutEvents", "after-call.sqs.SendMessage", "after-call.sqs.SendMessageBatch",
                      "after-call.sqs.ChangeMessageVisibilityBatch"):
             created.meta.events.register(name, self._mark_dirty)
+        for operation in ("TransactWriteItems", "PutItem", "BatchWriteItem"):
+            created.meta.events.register(f"before-parameter-build.dynamodb.{operation}", self._note_claims)
+
+    def _note_claims(self, params: dict[str, Any], **_: Any) -> None:
+        """Remember the claims an invocation writes (items stamped for a lease), to age them on redelivery."""
+        if self._invoking != threading.get_ident():
+            return
+        items = [(p["Put"]["TableName"], p["Put"]["Item"]) for p in params.get("TransactItems", []) if "Put" in p]
+        if "Item" in params:
+            items.append((params.get("TableName", ""), params["Item"]))
+        for table, requests in (params.get("RequestItems") or {}).items():
+            items += [(table, r["PutRequest"]["Item"]) for r in requests if "PutRequest" in r]
+        for table, item in items:
+            if CLAIM_STAMP in item and item.get("status", {}).get("S") == "claimed" and "sk" in item \
+                    and "household_id" in item:
+                self._claims.append((table, str(item["household_id"].get("S")), str(item["sk"].get("S"))))
+
+    def _run_invocation(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
+        self._invoking = threading.get_ident()
+        try:
+            return self.invoke(spec, event)
+        finally:
+            self._invoking = None
 
     def _mark_dirty(self, **_: Any) -> None:
         self.dirty = True
@@ -140,20 +192,17 @@ class LocalRuntime:
 
     def _deliver(self, spec: FunctionSpec, queue: str, messages: list[dict[str, Any]]) -> None:
         arn = self.stack.attrs[(queue, "Arn")]
-        records = [{
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": self.stack.region,
-        } for m in messages]
+        keys = [self._key(queue, m) for m in messages]
+        records = [self._record(m, arn) for m in messages]
+        later = self._duplicates(messages, keys, records, arn)
         self.stats.messages += len(records)
         self.activity += 1
-        try:
-            result = self.invoke(spec, {"Records": records}) or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception as exc:
-            self.stats.handler_errors += 1
-            self._report(spec.logical_id, exc)
-            failed = {r["messageId"] for r in records}
+        invocation = "|".join(f"{key}#{_receive_count(m)}" for m, key in zip(messages, keys, strict=True))
+        self._claims = []
+        failed = self._invoke_batch(spec, records, invocation, [m["MessageId"] for m in messages])
+        written, self._claims = self._claims, []
+        for m in messages if written else ():
+            self._claims_of.setdefault(self._body(queue, m), set()).update(written)
         self.stats.failed_messages += len(failed)
         sqs = client("sqs")
         url = self.stack.queue_urls[queue]
@@ -162,12 +211,107 @@ class LocalRuntime:
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            if self.chaos is not None:
+                self.chaos.mark_completed(m["MessageId"] for m in done)
         if retry:
+            # The visibility timeout passes before they come back: for the claims they left, too.
+            self._age_claims(queue, retry)
             # On the simulated clock the visibility timeout has passed by the next poll: make them visible now.
             sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                 for i, m in enumerate(retry)])
             self.dirty = True
+        for m in later:  # the same message again, in a later batch
+            sent = sqs.send_message(QueueUrl=url, MessageBody=m["Body"], MessageAttributes={
+                COPY_ATTRIBUTE: {"DataType": "String", "StringValue": m["MessageId"]}})
+            if self.chaos is not None:
+                self.chaos.record("duplicate_later_batch", [sent["MessageId"]])
+            self.dirty = True
+
+    def _duplicates(self, messages: list[dict[str, Any]], keys: list[str], records: list[dict[str, Any]],
+                    arn: str) -> list[dict[str, Any]]:
+        """Chaos: messages delivered twice, in this batch (added to `records`) or later (returned)."""
+        later: list[dict[str, Any]] = []
+        if self.chaos is None:
+            return later
+        for m, key in zip(messages, keys, strict=True):
+            if COPY_ATTRIBUTE in (m.get("MessageAttributes") or {}):
+                continue  # a duplicate is not duplicated again
+            where = self.chaos.duplicate(key, _receive_count(m))
+            if where == "same":  # delivered twice in this batch: the same message, the same id
+                records.append(self._record(m, arn))
+                self.chaos.record("duplicate_same_batch", [m["MessageId"]])
+            elif where == "later":
+                later.append(m)
+        return later
+
+    def _invoke_batch(self, spec: FunctionSpec, records: list[dict[str, Any]], invocation: str,
+                      units: list[str]) -> set[str]:
+        """Invoke the handler with a batch; the message ids that failed (all of them when the invocation did)."""
+        everything = {r["messageId"] for r in records}
+        chaos = self.chaos
+        plan = chaos.begin(spec.logical_id, invocation, len(records), True, units) if chaos is not None else None
+        try:
+            if chaos is not None and plan is not None and plan.failure == "batch_failure" and plan.before_handler:
+                chaos.fail_batch(plan)  # the invocation failed before the handler ran (init error, timeout)
+                return everything
+            result = self._run_invocation(spec, {"Records": records}) or {}
+            if chaos is not None and plan is not None:
+                if plan.failure == "batch_failure":
+                    chaos.fail_batch(plan)  # the work was done, the answer lost (a timeout at the end)
+                    return everything
+                if chaos.crash_at_end(plan):
+                    raise SimulatedCrash(f"{spec.logical_id}: died after its last effect")
+            return {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except SimulatedCrash:
+            self.stats.crashes += 1
+            return everything
+        except Exception as exc:
+            self.stats.handler_errors += 1
+            if plan is None or not plan.triggered:
+                self._report(spec.logical_id, exc)
+            return everything
+        finally:
+            if chaos is not None:
+                chaos.end()
+
+    def _record(self, m: dict[str, Any], arn: str) -> dict[str, Any]:
+        return {
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": self.stack.region,
+        }
+
+    def _key(self, queue: str, m: dict[str, Any]) -> str:
+        """The message by what it carries (its queue, its event without the random id, how many came
+        before with the same), so that a run of the same inputs gives it the same key, and the same faults."""
+        found = self._keys.get(m["MessageId"])
+        if found is None:
+            body = self._body(queue, m)
+            self._seen[body] = self._seen.get(body, 0) + 1
+            found = self._keys[m["MessageId"]] = f"{queue}:{body[1]}:{self._seen[body]}"
+        return found
+
+    def _body(self, queue: str, m: dict[str, Any]) -> tuple[str, str]:
+        return _body_of(queue, m, self.stack.name)
+
+    def _age_claims(self, queue: str, messages: list[dict[str, Any]]) -> None:
+        """The claims left by earlier deliveries of these messages, older by the queue's visibility timeout.
+
+        A claim still `claimed` now was written by an invocation that is over (one runs at a time here):
+        in AWS it is the visibility timeout older when the message comes back; the lease decides the rest."""
+        claims: set[Claim] = set().union(*(self._claims_of.get(self._body(queue, m), set()) for m in messages))
+        seconds = self.visibility.get(queue, DEFAULT_VISIBILITY_TIMEOUT)
+        ddb = client("dynamodb")
+        for table, household_id, sk in sorted(claims):
+            try:
+                ddb.update_item(TableName=table, Key={"household_id": {"S": household_id}, "sk": {"S": sk}},
+                                UpdateExpression="SET #stamp = #stamp - :age", ConditionExpression="#status = :claimed",
+                                ExpressionAttributeNames={"#stamp": CLAIM_STAMP, "#status": "status"},
+                                ExpressionAttributeValues={":age": {"N": str(seconds)}, ":claimed": {"S": "claimed"}})
+                self.stats.claims_aged += 1
+            except ddb.exceptions.ConditionalCheckFailedException:
+                continue  # confirmed, reported ambiguous or failed since: nothing to age
 
     def _report(self, function: str, exc: BaseException) -> None:
         message = f"{function}: {type(exc).__name__}: {exc}"
@@ -201,15 +345,45 @@ class LocalRuntime:
             event = {k: (v.replace("<aws.scheduler.scheduled-time>", _iso(task.due)) if isinstance(v, str) else v)
                      for k, v in task.input.items()}
             self.stats.schedule_firings += 1
-            self.activity += 1
+            firing = f"{task.function.logical_id}:{task.name}:{_iso(task.due)}"
             result: Any = None
-            try:
-                result = self.invoke(task.function, event)
-            except Exception as exc:
-                self._report(task.function.logical_id, exc)
+            for attempt in range(1 + ASYNC_RETRIES):
+                self.activity += 1
+                self.stats.schedule_retries += attempt > 0
+                ok, result = self._fire(task, event, f"{firing}#{attempt}", firing)
+                self.drain()  # what the attempt sent goes on while Lambda waits to retry (1 and 2 minutes)
+                if ok:
+                    break
+            else:
+                self.stats.schedule_dropped += 1
             task.due = task.next_at(task.due)
-            self.drain()
             self._remember_idle(task, result)
+
+    def _fire(self, task: ScheduledTask, event: dict[str, Any], key: str, firing: str) -> tuple[bool, Any]:
+        """One attempt of a scheduled (asynchronous) invocation: whether it succeeded, and its result."""
+        chaos = self.chaos
+        plan = chaos.begin(task.function.logical_id, key, 1, False, [firing]) if chaos is not None else None
+        try:
+            if chaos is not None and plan is not None and plan.failure == "batch_failure" and plan.before_handler:
+                chaos.fail_batch(plan)
+                return False, None
+            result = self._run_invocation(task.function, event)
+            if chaos is not None and plan is not None and plan.failure == "batch_failure":
+                chaos.fail_batch(plan)
+                return False, None
+        except SimulatedCrash:
+            self.stats.crashes += 1
+            return False, None
+        except Exception as exc:
+            if plan is None or not plan.triggered:
+                self._report(task.function.logical_id, exc)
+            return False, None
+        finally:
+            if chaos is not None:
+                chaos.end()
+        if chaos is not None:
+            chaos.mark_completed([firing])
+        return True, result
 
     def _remember_idle(self, task: ScheduledTask, result: Any) -> None:
         hint = ((result or {}).get("result") or {}) if isinstance(result, dict) else {}
@@ -244,7 +418,28 @@ class LocalRuntime:
 
     def close(self) -> None:
         remove_client_hook(self._watch)
+        if self.chaos is not None:
+            remove_client_hook(self.chaos.install)
         self._pool.shutdown(wait=False)
+
+
+def _receive_count(m: dict[str, Any]) -> int:
+    return int((m.get("Attributes") or {}).get("ApproximateReceiveCount", 1))
+
+
+def _body_of(queue: str, m: dict[str, Any], stack_name: str = "") -> tuple[str, str]:
+    """(queue, a digest of the event without its random id and with the stack's name taken out)."""
+    body = m["Body"]
+    try:
+        event = json.loads(body)
+        if isinstance(event, dict):
+            event.pop("id", None)
+            body = json.dumps(event, sort_keys=True)
+    except ValueError:
+        pass
+    if stack_name:
+        body = body.replace(stack_name, "<stack>").replace(stack_name.lower(), "<stack>")
+    return queue, hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 def _iso(at: datetime) -> str:
