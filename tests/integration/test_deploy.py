@@ -26,6 +26,7 @@ ARTIFACTS = "channel-dispatch-artifacts"  # where infra.sam_check.translate poin
 MOTO_SKIPS = {
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy",
     "AWS::SES::EmailIdentity", "AWS::SQS::QueuePolicy", "AWS::Scheduler::Schedule", "AWS::SecretsManager::Secret",
+    "AWS::Lambda::EventInvokeConfig",
 }
 SCHEDULE = re.compile(r"^(cron\(\S+( \S+){5}\)|rate\(\d+ \w+\))$")
 

@@ -241,6 +241,13 @@ def check_queue_access(raw: dict[str, Any], translated: dict[str, Any]) -> None:
             assert _allowed(translated, function, action) == queues, f"{function}: {action} not on exactly {queues}"
         other = {str(a) for s in _statements(translated, function) if s.get("Effect") == "Allow"
                  for a in _as_list(s["Action"]) if str(a).lower().startswith("sqs:")} - QUEUE_ACTIONS
+        # Lambda sends a scheduled run that failed every attempt to the function's on-failure destination
+        # with the function's role: SendMessage on exactly that queue, nothing else.
+        destination = _props(raw["Resources"][function]).get("EventInvokeConfig", {}).get(
+            "DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination is not None:
+            assert _allowed(translated, function, "sqs:SendMessage") == {_render(destination)}, function
+            other.discard("sqs:SendMessage")
         assert not other, f"{function}: {other}"
 
 
@@ -295,7 +302,9 @@ def check_dlq_alarms(raw: dict[str, Any], translated: dict[str, Any]) -> None:
     dlqs = _dlqs(raw)
     redrive_targets = {logical_id_of(_props(q)["RedrivePolicy"]["deadLetterTargetArn"])
                        for q in _of_type(raw, "AWS::SQS::Queue").values() if "RedrivePolicy" in _props(q)}
-    assert dlqs and set(dlqs) == redrive_targets, "every dead-letter queue is named *DLQ"
+    on_failure = {logical_id_of(_props(f)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"])
+                  for f in _of_type(raw, "AWS::Serverless::Function").values() if "EventInvokeConfig" in _props(f)}
+    assert dlqs and set(dlqs) == redrive_targets | on_failure, "every dead-letter queue is named *DLQ"
     alarms = [_props(a) for a in _of_type(raw, "AWS::CloudWatch::Alarm").values()]
     for dlq in dlqs:
         mine = [a for a in alarms if a.get("Namespace") == "AWS/SQS"
