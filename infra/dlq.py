@@ -140,6 +140,10 @@ def _pair(urls: dict[str, str], template: dict[str, Any] | None = None) -> list[
         dlq = by_arn.get(target) or queues.get(target)
         if dlq is not None:
             sources.setdefault(dlq.name, []).append(queues[name])
+    # A dead-letter queue no queue redrives to: a function's on-failure destination (ScheduledTasksDLQ).
+    for name in queues:
+        if name.endswith("DLQ") and name not in sources and name not in target_of:
+            sources[name] = []
     return [DeadLetterQueue(n, queues[n].url, queues[n].arn, tuple(sorted(s, key=lambda q: q.name)))
             for n, s in sorted(sources.items())]
 
@@ -224,7 +228,11 @@ def _detail_type(body: str) -> str:
     except ValueError:
         return "(not JSON)"
     value = event.get("detail-type") if isinstance(event, dict) else None
-    return str(value)[:64] if isinstance(value, str) and value else "(no detail-type)"
+    if isinstance(value, str) and value:
+        return value[:64]
+    payload = event.get("requestPayload") if isinstance(event, dict) else None  # Lambda's on-failure record
+    task = payload.get("task") if isinstance(payload, dict) else None
+    return f"scheduled {str(task)[:40]}" if isinstance(task, str) and task else "(no detail-type)"
 
 
 def _receive_all(dlq: DeadLetterQueue) -> Iterator[list[dict[str, Any]]]:
@@ -357,7 +365,11 @@ def command(args: argparse.Namespace) -> int:
     if args.action == "list":
         print_listing(dlqs)
         return 0
-    results = [redrive(d) for d in dlqs]
+    for d in dlqs:
+        if not d.sources:
+            print(f"{d.name}: not redriven: failed scheduled runs, kept for the record and the alarm; "
+                  "the task runs again at its next schedule")
+    results = [redrive(d) for d in dlqs if d.sources]
     for r in results:
         print(describe(r))
     moved = sum(sum(r.moved.values()) for r in results)
@@ -371,9 +383,10 @@ def print_listing(dlqs: Sequence[DeadLetterQueue]) -> None:
     for dlq in dlqs:
         letters = peek(dlq)
         in_flight = depth(dlq)[1]
-        sources = ", ".join(q.name for q in dlq.sources)
+        sources = ("for " + ", ".join(q.name for q in dlq.sources) if dlq.sources
+                   else "on-failure destination of scheduled runs")
         busy = f", {in_flight} in flight" if in_flight else ""
-        print(f"{dlq.name} (for {sources}): {len(letters)} messages{busy}")
+        print(f"{dlq.name} ({sources}): {len(letters)} messages{busy}")
         for d in letters:
             first = d.first_received.strftime("%Y-%m-%dT%H:%M:%SZ") if d.first_received else "never received"
             print(f"  {d.message_id}  {d.detail_type:<20} from {d.source:<16} first received {first}  "

@@ -61,13 +61,20 @@ def test_dead_letters_are_listed_redriven_and_processed(stack, runtime, monkeypa
                              "detail": {"household_id": "H-secret-mail"}})
     client("sqs").send_message(QueueUrl=stack.queue_urls["EmailDLQ"], MessageBody=email_body,
                                MessageAttributes={"origin": {"DataType": "String", "StringValue": "incident-7"}})
+    # ... and a print cut-off that failed all of Lambda's attempts (its on-failure record)
+    failure = json.dumps({"version": "1.0",
+                          "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+                          "requestPayload": {"scheduled_time": "2026-06-08T15:00:00Z", "task": "cut-off"},
+                          "responseContext": {"statusCode": 200, "functionError": "Unhandled"}})
+    client("sqs").send_message(QueueUrl=stack.queue_urls["ScheduledTasksDLQ"], MessageBody=failure)
     monkeypatch.setattr(segmenter, "segment", working)  # the outage is over
 
     # The stack's DLQs are found by its name as well as from the provisioned stack, with their sources
     by_name = dead_letter_queues("test")
     assert [(d.name, [q.name for q in d.sources]) for d in by_name] == [
         (d.name, [q.name for q in d.sources]) for d in dead_letter_queues_of(stack)]
-    assert len(by_name) == len(stack.dlq_of) == 8
+    assert len(by_name) == len(stack.dlq_of) + 1 == 9
+    assert [d.sources for d in by_name if d.name == "ScheduledTasksDLQ"] == [()]  # Lambda's on-failure destination
 
     # When the DLQs are listed
     status, out = _dispatch(capsys, "list")
@@ -76,7 +83,9 @@ def test_dead_letters_are_listed_redriven_and_processed(stack, runtime, monkeypa
     lines = out.splitlines()
     assert "SegmenterDLQ (for SegmenterQueue): 12 messages" in lines
     assert "EmailDLQ (for EmailQueue): 1 messages" in lines
-    assert lines[-1] == "13 messages in 2 of 8 dead-letter queues"
+    assert "ScheduledTasksDLQ (on-failure destination of scheduled runs): 1 messages" in lines
+    assert any("scheduled cut-off" in line for line in lines)
+    assert lines[-1] == "14 messages in 3 of 9 dead-letter queues"
     rows = [line.split() for line in lines if line.startswith("  ")]
     segmenter_rows = [r for r in rows if r[1] == "HouseholdConnected"]
     assert len(segmenter_rows) == 12
@@ -107,6 +116,8 @@ def test_dead_letters_are_listed_redriven_and_processed(stack, runtime, monkeypa
     # When every DLQ is redriven, the email message goes back with its body and attributes
     status, out = _dispatch(capsys, "redrive")
     assert status == 0 and "EmailDLQ: 1 moved to EmailQueue" in out.splitlines()
+    assert any(line.startswith("ScheduledTasksDLQ: not redriven") for line in out.splitlines())
+    assert _depth(stack, "ScheduledTasksDLQ") == 1  # kept: there is no queue to send a failed run back to
     assert "IngestDLQ: nothing to move" in out.splitlines()
     [moved] = client("sqs").receive_message(QueueUrl=stack.queue_urls["EmailQueue"],
                                             MessageAttributeNames=["All"])["Messages"]
