@@ -166,16 +166,9 @@ def hook(created):
     service = created.meta.service_model.service_name
     created.meta.events.register("before-call", lambda model, **_: calls.append(service + "." + model.name))
 add_client_hook(hook)
-class Context:
-    memory_limit_in_mb = 512
-    aws_request_id = "bench-first-invocation"
-    def __init__(self, name):
-        self.function_name = name
-        self.invoked_function_arn = "arn:aws:lambda:local:123456789012:function:" + name
-    def get_remaining_time_in_millis(self):
-        return 300_000
+from infra.lambda_context import LambdaContext
 event = json.loads(raw)
-context = Context(function_name)
+context = LambdaContext(function_name, request_id="bench-first-invocation")
 started = time.perf_counter()
 try:
     result, error = getattr(module, attribute)(event, context), None

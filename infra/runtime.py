@@ -21,7 +21,6 @@ import importlib
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.chaos import Chaos, SimulatedCrash
+from infra.lambda_context import LambdaContext
 from infra.provision import Stack
 from infra.template import FunctionSpec, functions
 from shared.aws import add_client_hook, client, remove_client_hook
@@ -59,19 +59,6 @@ class Stats:
 
     def count(self, function: str) -> None:
         self.invocations[function] = self.invocations.get(function, 0) + 1
-
-
-class _Context:
-    """Just enough of the Lambda context object for Powertools."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:local:123456789012:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 @dataclass
@@ -130,7 +117,7 @@ class LocalRuntime:
 
     def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         self.stats.count(spec.logical_id)
-        return self.handler(spec)(event, _Context(spec.logical_id))
+        return self.handler(spec)(event, LambdaContext(spec.logical_id))
 
     def _watch(self, created: Any) -> None:
         """Queues can only fill through these calls: poll again only after one of them."""

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.embedded import REGION
+from infra.lambda_context import LambdaContext
 from shared.aws import client
 from shared.events import SOURCE
 from shared.settings import Settings, settings
@@ -31,19 +32,6 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 
 def iso_z(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class LambdaContext:
-    """Just enough of the Lambda context object for Powertools."""
-
-    def __init__(self, function_name: str = "test-function") -> None:
-        self.function_name = function_name
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 # ------------------------------------------------------------------------------------- events
@@ -83,7 +71,7 @@ def scheduled(task: str, at: datetime) -> dict[str, Any]:
 
 
 def invoke(handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any]) -> Any:
-    return handler(event, LambdaContext())
+    return handler(event, LambdaContext("test-function", REGION))
 
 
 def no_failures(result: dict[str, Any]) -> None:
