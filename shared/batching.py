@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.bus import MAX_ATTEMPTS, PUT_EVENTS_MAX, Outgoing
+from shared.bus import Outgoing
 
 TRANSACT_MAX = 100
 MAX_TRANSACT_ROUNDS = 6
@@ -94,7 +94,7 @@ class Outbox:
                            conflicted={r.record_id for r in records if r.conflicted}, published=published)
 
     def _publish(self, records: list[_Record]) -> int:
-        from shared.aws import client
+        from shared.bus import put_entries
 
         events = [(r, e) for r in records for e in r.events]
         if not events:
@@ -103,33 +103,10 @@ class Outbox:
             from shared.settings import settings
 
             self.bus_name = settings().event_bus_name
-        pending = [(r, e.entry(self.bus_name)) for r, e in events]
-        events_client = client("events")
-        published = 0
-        for chunk in _put_events_chunks(pending):
-            for _ in range(MAX_ATTEMPTS):
-                response = events_client.put_events(Entries=[entry for _, entry in chunk])
-                outcomes = zip(chunk, response["Entries"], strict=True)
-                failed = [sent for sent, out in outcomes if out.get("ErrorCode")]
-                published += len(chunk) - len(failed)
-                chunk = failed
-                if not chunk:
-                    break
-            for record, _ in chunk:
-                record.failed = True  # delivered again: its writes are idempotent, its events go then
-        return published
-
-
-def _put_events_chunks(pending: list[tuple[_Record, dict[str, Any]]]) -> list[list[tuple[_Record, dict[str, Any]]]]:
-    """PutEvents requests of up to ten entries and 256 KB, each entry still with its record."""
-    from shared.limits import put_events_batches
-
-    chunks: list[list[tuple[_Record, dict[str, Any]]]] = []
-    start = 0
-    for batch in put_events_batches([entry for _, entry in pending], max_entries=PUT_EVENTS_MAX):
-        chunks.append(pending[start : start + len(batch)])
-        start += len(batch)
-    return chunks
+        failed = put_entries([e.entry(self.bus_name) for _, e in events])
+        for index in failed:
+            events[index][0].failed = True  # delivered again: its writes are idempotent, its events go then
+        return len(events) - len(failed)
 
 
 def _chunks(records: list[_Record]) -> list[list[_Record]]:

@@ -37,6 +37,31 @@ class PublishError(RuntimeError):
     """Some events could not be put on the bus after retries."""
 
 
+def put_entries(entries: Sequence[dict[str, object]]) -> dict[int, str]:
+    """PutEvents by ten within 256 KB, failed entries retried; what still failed, by index: its ErrorCode.
+
+    An entry over 256 KB raises EventTooLarge before anything is sent."""
+    from shared.aws import client
+    from shared.limits import put_events_batches
+
+    events_client = client("events")
+    failed: dict[int, str] = {}
+    start = 0
+    for batch in put_events_batches(entries, max_entries=PUT_EVENTS_MAX):
+        pending = list(range(start, start + len(batch)))
+        start += len(batch)
+        codes: dict[int, str] = {}
+        for _ in range(MAX_ATTEMPTS):
+            response = events_client.put_events(Entries=[entries[i] for i in pending])
+            codes = {i: str(out["ErrorCode"]) for i, out in zip(pending, response["Entries"], strict=True)
+                     if out.get("ErrorCode")}
+            pending = list(codes)
+            if not pending:
+                break
+        failed.update(codes)
+    return failed
+
+
 class EventBridgePublisher:
     """PutEvents in batches of ten; failed entries are retried, then raised, never dropped."""
 
@@ -44,20 +69,10 @@ class EventBridgePublisher:
         self.bus_name = bus_name
 
     def publish(self, events: Sequence[Outgoing]) -> None:
-        from shared.aws import client
-        from shared.limits import put_events_batches
-
-        events_client = client("events")
-        # Batches of ten within 256 KB; an entry over 256 KB raises EventTooLarge before anything is sent.
-        for pending in put_events_batches([e.entry(self.bus_name) for e in events], max_entries=PUT_EVENTS_MAX):
-            for _ in range(MAX_ATTEMPTS):
-                response = events_client.put_events(Entries=pending)
-                if not response.get("FailedEntryCount"):
-                    break
-                pending = [e for e, r in zip(pending, response["Entries"], strict=True) if r.get("ErrorCode")]
-            else:
-                codes = sorted({str(r.get("ErrorCode")) for r in response["Entries"] if r.get("ErrorCode")})
-                raise PublishError(f"{len(pending)} events not accepted by the bus: {', '.join(codes)}")
+        failed = put_entries([e.entry(self.bus_name) for e in events])
+        if failed:
+            codes = sorted(set(failed.values()))
+            raise PublishError(f"{len(failed)} events not accepted by the bus: {', '.join(codes)}")
 
 
 @dataclass
