@@ -378,14 +378,12 @@ def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
 def _confirm(s: Settings, household_id: str, sk: str, sent: dict[str, Any]) -> None:
     """The claim marked sent: with the batch's other confirmations in one request when in a batch.
     Until it is written the claim reads as in flight, then (after the lease) as ambiguous: never resent."""
-    confirm = claim_update(s.contacts_table, household_id, sk, status="sent", **sent)
     outbox = current_outbox()
     if outbox is None:
-        from shared.aws import client
-
-        client("dynamodb").update_item(**confirm)
+        update_claim(s.contacts_table, household_id, sk, status="sent", **sent)
     else:
-        outbox.write(f"contacts#{household_id}#{sk}", "Update", confirm)
+        outbox.write(f"contacts#{household_id}#{sk}", "Update",
+                     claim_update(s.contacts_table, household_id, sk, status="sent", **sent))
 
 
 def _after_conflict(reasons: Sequence[str], at: datetime, verdict: Verdict, not_before: datetime | None,

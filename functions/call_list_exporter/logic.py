@@ -86,9 +86,14 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
     # those calls count as made, so they must be on the list it writes now.
     listed = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q AND begins_with(request_id, :d)",
                        ExpressionAttributeValues={":q": {"S": LISTED}, ":d": {"S": f"{day}#"}})
-    rows = [row for row in (_row_again(s, item, local) for item in listed) if row is not None]
-    people = {str(ContactRequested.model_validate_json(item["detail"]).customer_id or item["household_id"])
-              for item in listed}
+    rows: list[dict[str, Any]] = []
+    people: set[str] = set()
+    for item in listed:
+        req = ContactRequested.model_validate_json(item["detail"])
+        people.add(req.customer_id or req.household_id)
+        row = _row_again(s, req, item, local)
+        if row is not None:
+            rows.append(row)
     pending = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
                         ExpressionAttributeValues={":q": {"S": PENDING}})
     pending.sort(key=lambda p: (p["requested_at"][:10], -float(p["expected_value_chf"]), p["request_id"]))
@@ -169,10 +174,9 @@ def _row(req: ContactRequested, ctx: Context, local: datetime) -> dict[str, Any]
             "phone": national_notation(phone) if phone else "", "offer_id": req.offer_id, "attempt": req.attempt}
 
 
-def _row_again(s: Settings, item: dict[str, Any], local: datetime) -> dict[str, Any] | None:
+def _row_again(s: Settings, req: ContactRequested, item: dict[str, Any], local: datetime) -> dict[str, Any] | None:
     """The row of a call listed by an earlier try of today's export, from today's data (an erased person:
     none)."""
-    req = ContactRequested.model_validate_json(item["detail"])
     ctx = load_context(s, req, item["contact_sk"])
     if ctx.household is None or (req.customer_id and ctx.customer is None):
         return None
