@@ -33,6 +33,7 @@ from infra.lambda_context import LambdaContext
 from infra.provision import Stack
 from infra.template import FunctionSpec, functions
 from shared.aws import add_client_hook, client, remove_client_hook
+from shared.clock import set_clock
 
 # Same instant: responses take effect before anything else, then the flow in its natural order.
 PRIORITY = ["ResponsesFunction", "IngestFunction", "SegmenterFunction", "OfferPickerFunction", "JourneyFunction",
@@ -103,6 +104,7 @@ class LocalRuntime:
         self._seen: dict[tuple[str, str], int] = {}  # (queue, body) -> messages with that body so far
         self._keys: dict[str, str] = {}  # message id -> a key that is the same in every run of the same inputs
         self.chaos = chaos
+        set_clock(lambda: self.now)  # effects happen on the simulated clock (shared.clock)
         add_client_hook(self._watch)
         if chaos is not None:
             chaos.queue_names = {url: logical for logical, url in stack.queue_urls.items()}
@@ -404,6 +406,7 @@ class LocalRuntime:
         return depths
 
     def close(self) -> None:
+        set_clock(None)
         remove_client_hook(self._watch)
         if self.chaos is not None:
             remove_client_hook(self.chaos.install)

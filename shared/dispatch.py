@@ -60,6 +60,7 @@ class Context:
     journey: Journey | None
     claim: dict[str, Any] | None
     erased: bool = False  # an erasure suppression matched: the person asked to be forgotten
+    ordered: bool = False  # somebody at the household ordered (before, during or after the journey)
 
 
 class ClaimInFlight(Exception):
@@ -133,6 +134,7 @@ def load_contexts(s: Settings, wanted: Sequence[tuple[ContactRequested, str]]) -
             journey=Journey.from_item(journey) if journey else None,
             claim=contacts.get((req.household_id, sk)),
             erased=any(i.get("reason") == ERASURE_REASON for i in own),
+            ordered=bool(suppressions.get(f"household#{req.household_id}", {}).get("ordered_at")),
         )
     return contexts
 
@@ -224,12 +226,14 @@ def handle_request(s: Settings, campaign: Campaign, req: ContactRequested, now: 
         if stale is not None:
             return stale
         at = channel.contact_time(now, campaign, not_before)
-        verdict = _gate(campaign, req, ctx, at, channel.checks_timing)
-        reservation = None
+        judged = judge(campaign, req, ctx, at, timing=channel.checks_timing)
+        offered = req.model_copy(update={"offer_id": judged.offer_id}) if judged.offer_id != req.offer_id else req
+        verdict, reservation = judged.verdict, None
         if verdict.action == "send" and channel.checks_timing:  # a contact made now is paid now
-            verdict, reservation = _reserve(s, campaign, req, at, verdict)
+            verdict, reservation = _reserve(s, campaign, offered, at, verdict)
         try:
-            return _commit(s, campaign, req, ctx, sk, now, at, verdict, channel, reservation)
+            return _commit(s, campaign, offered, ctx, sk, now, at, verdict, channel, reservation,
+                           end_journey=judged.ends_journey)
         except TransactionCancelled as exc:
             shares = len(reservation.shares) if reservation else 0
             outcome, not_before = _after_conflict(exc.reasons, at, verdict, not_before, shares)
@@ -238,34 +242,84 @@ def handle_request(s: Settings, campaign: Campaign, req: ContactRequested, now: 
     raise RuntimeError(f"contact for household step {sk} kept losing races; retried {MAX_CONFLICT_RETRIES} times")
 
 
-def _gate(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime, timing: bool = True) -> Verdict:
-    assert ctx.household is not None and ctx.journey is not None
+@dataclass(frozen=True)
+class Judgement:
+    """The gate's verdict on a contact at the moment it would leave, and the offer it would advertise."""
+
+    verdict: Verdict
+    offer_id: str  # the requested offer, or another valid one when the requested one is no longer valid
+    ends_journey: bool = False  # no offer may be shown any more: the journey ends with the reason
+
+
+def judge(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime, *, timing: bool = True,
+          window_at: datetime | None = None, own: tuple[str, datetime] | None = None) -> Judgement:
+    """The contact gate on the state of this moment (design rule 9), for every channel and every effect:
+    a send, a piece closed into a batch at the cut-off, a call put on the day's list.
+
+    Beside the request it reads the journey as it is now (ended, replaced by a new one), an order at the
+    household, the customer's current CRM record (missing: left, moved or retired), the offer's validity
+    on the day, and the caps without the contact's own reserved place (`own`: a piece already counted).
+    """
+    assert ctx.household is not None
+    offer_id, offer_refusal = current_offer(campaign, req, ctx, at)
+    journey = ctx.journey
+    replaced = journey is not None and journey.journey_id != req.journey_id
+    history = list(ctx.pressure.history)
+    if own is not None and own in history:
+        history.remove(own)
     request = Request(
         channel=req.channel,
         target_group=req.target_group,
         person=person_of(ctx.customer),
         place=place_of(ctx.household),
         suppressed=ctx.suppressed,
-        history=ctx.pressure.history,
+        history=history,
         at=at,
-        journey_over=ctx.journey.status != "live",
+        journey_over=journey is None or journey.status == "ended" or replaced,
+        journey_end=("replaced by a new journey (re-segmented)" if replaced else
+                     journey.end_reason if journey is not None and journey.status == "ended" else None),
+        ordered=ctx.ordered,
+        customer_missing=bool(req.customer_id) and ctx.customer is None,
+        offer_refusal=offer_refusal,
+        window_at=window_at,
     )
     policy = campaign.gate_policy
-    if ctx.erased and consent_and_law(request, policy) == "suppressed: all":
-        return Verdict("skip", "suppressed: all (erasure: the person asked to be forgotten)")
-    if timing:
-        return contact_gate(request, policy)
     refusal = consent_and_law(request, policy)
+    if ctx.erased and refusal == "suppressed: all":
+        return Judgement(Verdict("skip", "suppressed: all (erasure: the person asked to be forgotten)"), offer_id)
+    if refusal is not None:
+        return Judgement(Verdict("skip", refusal), offer_id, ends_journey=refusal == offer_refusal)
+    if timing:
+        return Judgement(contact_gate(request, policy), offer_id)
     kind = print_kind(req.target_group, request.person) if req.channel == "print" else None
-    return Verdict("skip", refusal) if refusal else Verdict("send", "passed consent and law", kind=kind)
+    return Judgement(Verdict("send", "passed consent and law", kind=kind), offer_id)
+
+
+def current_offer(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime) -> tuple[str, str | None]:
+    """The offer a contact at `at` advertises: the requested one while it is valid, else the household's best
+    eligible offer of that day; with the reason when there is none."""
+    from shared.offers import Household, choose_offer
+
+    day = at.astimezone(campaign.tz).date()
+    offer = next((o for o in campaign.offers if o.offer_id == req.offer_id), None)
+    if offer is not None and offer.valid_from <= day <= offer.valid_to:
+        return req.offer_id, None
+    household, customer = ctx.household or {}, ctx.customer or {}
+    current = customer.get("internet_down_mbps")
+    choice = choose_offer(campaign.offers, Household(
+        req.target_group, int(household.get("max_down_mbps") or 0), int(current) if current else None,
+        str(household.get("canton", "")), str(household.get("commune", ""))), day)
+    if choice.offer is not None:
+        return choice.offer.offer_id, None
+    why = f"valid {offer.valid_from}..{offer.valid_to}" if offer is not None else "no longer in the catalogue"
+    return req.offer_id, f"offer {req.offer_id} not valid on {day} ({why}) and no other offer fits: {choice.reason}"
 
 
 def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, sk: str,
            now: datetime) -> Outcome | None:
-    """A request the journey has moved past: a duplicate, or the trace of a crash to report."""
+    """A request the journey has moved past: a duplicate, a request whose journey ended or was replaced since
+    it was made (a decision says so: nothing ends in silence), or the trace of a crash to report."""
     journey = ctx.journey
-    if ctx.household is None or journey is None:
-        return Outcome("skip", "unknown household or journey")
     if ctx.claim is not None and ctx.claim.get("status") == "claimed":
         if time.time() - float(ctx.claim.get("claimed_epoch", 0)) < _lease_seconds():
             raise ClaimInFlight(f"step {sk} is claimed by an invocation that may still be sending")
@@ -274,9 +328,22 @@ def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context,
                              "ambiguous claim: claimed but not confirmed sent; never resent", sk + "#ambiguous")
         put_item(s.contacts_table, item)
         return Outcome("skip", "ambiguous claim", claim=ctx.claim)
-    if journey.status != "live":
-        return Outcome("skip", f"journey {journey.status}: {journey.end_reason}")
-    if (journey.cycle, journey.step) != (req.cycle, req.step) or ctx.claim is not None:
+    if ctx.claim is not None:
+        return Outcome("duplicate", "step already handled")
+    reason = None
+    if ctx.household is None or journey is None:
+        reason = "unknown household or journey"
+    elif journey.journey_id != req.journey_id:
+        reason = "journey replaced by a new one (re-segmented) since the request"
+    elif journey.status != "live":
+        reason = f"journey {journey.status} since the request: {journey.end_reason}"
+    if reason is not None:
+        # A key of the step alone: a redelivered request records the same decision once.
+        put_item(s.contacts_table, decision_item(s, campaign, req, now, "skipped", reason, sk)
+                 | {"sk": f"decision#stale#{sk}"})
+        return Outcome("skip", reason)
+    assert journey is not None
+    if (journey.cycle, journey.step) != (req.cycle, req.step):
         return Outcome("duplicate", "step already handled")
     return None
 
@@ -317,7 +384,7 @@ def reserve_budget(s: Settings, campaign: Campaign, household_id: str, cost_chf:
 
 def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, now: datetime,
             at: datetime, verdict: Verdict, channel: Channel,
-            reservation: budget_store.Reservation | None = None) -> Outcome:
+            reservation: budget_store.Reservation | None = None, *, end_journey: bool = False) -> Outcome:
     assert ctx.journey is not None
     journey_cfg = campaign.config.journeys[req.target_group]
     if verdict.action == "defer":
@@ -332,8 +399,9 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
         # A cycle runs from its first contact, not from its plan: a letter that waits for Monday's
         # cut-off, or an SMS for the morning, moves the cycle's later steps and the next cycle with it.
         position = replace(position, cycle_started_at=at)
-    nxt = next_position(journey_cfg, position, campaign.tz)
-    advance = journey_store.advance_update(s.journeys_table, req.household_id, req.cycle, req.step, nxt)
+    nxt = None if end_journey else next_position(journey_cfg, position, campaign.tz)
+    advance = journey_store.advance_update(s.journeys_table, req.household_id, req.cycle, req.step, nxt,
+                                           offer_id=req.offer_id, ended=verdict.reason if end_journey else None)
     if verdict.action == "skip":
         decision = decision_item(s, campaign, req, now, "skipped", verdict.reason, sk + "#skip")
         transact([("Update", advance), ("Put", plain_put(s.contacts_table, decision))])

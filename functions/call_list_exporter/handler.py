@@ -13,10 +13,12 @@ from shared.settings import settings
 def on_request(envelope: Envelope) -> None:
     from functions.call_list_exporter.logic import CallChannel
     from shared.campaign import campaign
+    from shared.clock import effect_time
     from shared.dispatch import handle_request
 
     s = settings()
-    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), envelope.time, CallChannel(s))
+    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), effect_time(envelope.time),
+                   CallChannel(s))
 
 
 def run_export(now: datetime) -> dict[str, Any]:

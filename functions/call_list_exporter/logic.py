@@ -6,15 +6,15 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.aws import client
 from shared.campaign import Campaign
-from shared.dispatch import Context, Part, load_context, person_of, place_of, reserve_budget
+from shared.dispatch import Context, Part, judge, load_context, reserve_budget
 from shared.domain.budget import next_month_start
 from shared.domain.caps import prune
-from shared.domain.gate import Request, contact_gate
+from shared.domain.gate import Verdict
 from shared.domain.phone import national_notation, normalise_phone
 from shared.domain.windows import is_public_holiday
 from shared.events import ContactRequested
@@ -52,7 +52,9 @@ class CallChannel:
             "queue": PENDING, "request_id": request_id(requested, req.household_id, claim["sk"]),
             "household_id": req.household_id, "contact_sk": claim["sk"], "detail": req.model_dump_json(),
             "expected_value_chf": campaign.offer(req.offer_id).expected_value_chf,
-            "requested_at": requested.isoformat(), "expires_at": expires_at(requested, 60),
+            "requested_at": requested.isoformat(),
+            # Kept as long as the contact history: the exporter ends every waiting call with a decision.
+            "expires_at": expires_at(requested, campaign.config.retention_days),
         }
         return [("Put", {"TableName": self.settings.calls_table, "Item": to_item(item)})]
 
@@ -99,11 +101,13 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
     pending.sort(key=lambda p: (p["requested_at"][:10], -float(p["expected_value_chf"]), p["request_id"]))
     position = len(listed)
     for item in pending:
+        req = ContactRequested.model_validate_json(item["detail"])
+        if _waited_too_long(s, campaign, req, item, now):
+            continue
         if position >= campaign.config.calls.per_day:
-            break
+            continue
         if item.get("not_before_day", "") > day:
             continue  # deferred by the gate to a later day: nothing new to say today
-        req = ContactRequested.model_validate_json(item["detail"])
         who = req.customer_id or req.household_id
         if who in people:
             continue
@@ -122,19 +126,20 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
 
 def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: ContactRequested,
               now: datetime, position: int) -> dict[str, Any] | None:
+    """Put the call on today's list if the gate, asked now with the state of now, lets it go (design rule 9):
+    caps at the export's instant (when the contact is recorded), the call window and cantonal holidays on
+    today's opening; else it is withdrawn (skipped) or stays queued for a later day (deferred)."""
+    from shared.withdrawal import withdraw
+
     ctx = load_context(s, req, item["contact_sk"])
     if ctx.household is None or ctx.claim is None or ctx.claim.get("status") != "queued":
-        _drop(s, item)
+        _drop(s, item)  # erased, or handled by an earlier try of this export
         return None
-    # A queued call belongs to a step already passed: only an order or objection (ended) stops it now.
-    journey_over = ctx.journey is None or ctx.journey.status == "ended"
-    policy = campaign.gate_policy
-    call_day = _window_start(campaign, now)  # cantonal holidays: the gate checks them at this instant
-    verdict = contact_gate(Request("call", req.target_group, person_of(ctx.customer), place_of(ctx.household),
-                                   ctx.suppressed, ctx.pressure.history, call_day, journey_over), policy)
+    judged = judge(campaign, req, ctx, now, window_at=_window_start(campaign, now))
+    verdict = judged.verdict
     if verdict.action == "skip":
-        _decide(s, campaign, req, now, "skipped", verdict.reason)
-        _drop(s, item)
+        withdraw(s, campaign, req, ctx, item["contact_sk"], now, verdict, own=None, ends_journey=judged.ends_journey,
+                 extra_parts=[_pending_delete(s, item)])
         return None
     if verdict.action == "defer":
         assert verdict.until is not None
@@ -146,22 +151,49 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
         _defer(s, campaign, req, now, item, short, next_month_start(now, campaign.tz))
         return None
     local = now.astimezone(campaign.tz)
-    history = prune([*ctx.pressure.history, ("call", now)], now, policy.caps)
+    history = prune([*ctx.pressure.history, ("call", now)], now, campaign.gate_policy.caps)
+    offered = req.model_copy(update={"offer_id": judged.offer_id})
     on_list = {"queue": LISTED, "request_id": f"{local.date().isoformat()}#{position:06d}#{item['request_id']}",
-               "household_id": req.household_id, "contact_sk": item["contact_sk"], "detail": item["detail"],
-               "expires_at": expires_at(now, LISTED_DAYS)}
+               "household_id": req.household_id, "contact_sk": item["contact_sk"],
+               "detail": offered.model_dump_json(), "expires_at": expires_at(now, LISTED_DAYS)}
     try:
-        transact([("Update", _listed(s, req, item, local)),
+        transact([("Update", _listed(s, offered, item, local)),
                   ("Update", pressure_update(s.contacts_table, ctx.pressure, history)),
-                  ("Delete", {"TableName": s.calls_table,
-                              "Key": to_item({"queue": PENDING, "request_id": item["request_id"]})}),
+                  _pending_delete(s, item),
                   ("Put", {"TableName": s.calls_table, "Item": to_item(on_list)}),
                   *reservation.parts(s.budget_table)])
     except TransactionCancelled:
         budget_store.forget(s.budget_table, reservation.month)
         return None  # another export or a response moved it, or a budget shard ran short: not on today's list
     budget_store.taken(s.budget_table, reservation)
-    return _row(req, ctx, local)
+    return _row(offered, ctx, local)
+
+
+def _waited_too_long(s: Settings, campaign: Campaign, req: ContactRequested, item: dict[str, Any],
+                     now: datetime) -> bool:
+    """A call still waiting for a place on a list when its journey's next cycle would begin is withdrawn
+    with a decision (the backlog never expires in silence); True when it was."""
+    from shared.withdrawal import withdraw
+
+    days = campaign.config.journeys[req.target_group].repeat_every_days
+    if now - datetime.fromisoformat(item["requested_at"]) < timedelta(days=days):
+        return False
+    ctx = load_context(s, req, item["contact_sk"])
+    if ctx.claim is None or ctx.claim.get("status") != "queued":
+        _drop(s, item)
+        return True
+    reason = f"call not listed within {days} days of its request (call-centre capacity): skipped"
+    try:
+        withdraw(s, campaign, req, ctx, item["contact_sk"], now, Verdict("skip", reason), own=None,
+                 extra_parts=[_pending_delete(s, item)])
+    except TransactionCancelled:
+        return False  # moved meanwhile: looked at again tomorrow
+    return True
+
+
+def _pending_delete(s: Settings, item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = {"queue": PENDING, "request_id": item["request_id"]}
+    return ("Delete", {"TableName": s.calls_table, "Key": to_item(key)})
 
 
 def _row(req: ContactRequested, ctx: Context, local: datetime) -> dict[str, Any]:
@@ -187,10 +219,11 @@ def _listed(s: Settings, req: ContactRequested, item: dict[str, Any], local: dat
     """The claim's move from queued to sent (the contact is made) at the export's local time."""
     return {
         "TableName": s.contacts_table, "Key": to_item({"household_id": req.household_id, "sk": item["contact_sk"]}),
-        "UpdateExpression": "SET #status = :sent, #at = :at", "ConditionExpression": "#status = :queued",
+        "UpdateExpression": "SET #status = :sent, #at = :at, offer_id = :offer",
+        "ConditionExpression": "#status = :queued",
         "ExpressionAttributeNames": {"#status": "status", "#at": "at"},
         "ExpressionAttributeValues": {":sent": {"S": "sent"}, ":at": {"S": local.isoformat()},
-                                      ":queued": {"S": "queued"}},
+                                      ":queued": {"S": "queued"}, ":offer": {"S": req.offer_id}},
     }
 
 

@@ -11,10 +11,11 @@ def on_request(envelope: Envelope) -> None:
     from functions.email.logic import EmailChannel
     from shared.campaign import campaign
     from shared.channels.delivery import SesEmailSender
+    from shared.clock import effect_time
     from shared.dispatch import handle_request
 
     s = settings()
-    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), envelope.time,
+    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), effect_time(envelope.time),
                    EmailChannel(s, SesEmailSender()))
 
 

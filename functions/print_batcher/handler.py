@@ -13,10 +13,12 @@ from shared.settings import settings
 def on_request(envelope: Envelope) -> None:
     from functions.print_batcher.logic import PrintChannel
     from shared.campaign import campaign
+    from shared.clock import effect_time
     from shared.dispatch import handle_request
 
     s = settings()
-    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), envelope.time, PrintChannel(s))
+    handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), effect_time(envelope.time),
+                   PrintChannel(s))
 
 
 def run_cut_off(now: datetime) -> list[dict[str, Any]]:

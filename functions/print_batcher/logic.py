@@ -22,7 +22,7 @@ from shared.batching import Outbox
 from shared.campaign import Campaign
 from shared.channels.copy import partially_addressed_addressee, salutation
 from shared.config import local_clock
-from shared.dispatch import Context, Part
+from shared.dispatch import Context, Part, load_contexts
 from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item
@@ -73,7 +73,8 @@ class PrintChannel:
         return [
             ("ConditionCheck", {"TableName": table, "Key": to_item({"batch_key": key, "piece_id": CLOSED}),
                                 "ConditionExpression": "attribute_not_exists(piece_id)"}),
-            ("Put", {"TableName": table, "Item": to_item(piece(key, req, ctx, claim, campaign))}),
+            ("Put", {"TableName": table, "Item": to_item(piece(key, req, ctx, claim, campaign)
+                                                         | {"detail": req.model_dump_json()})}),
         ]
 
     def deliver(self, req: ContactRequested, ctx: Context, claim: dict[str, Any],
@@ -119,18 +120,49 @@ def batch_csv(kind: str, pieces: list[dict[str, Any]]) -> bytes:
 
 
 def cut_off(s: Settings, campaign: Campaign, now: datetime) -> list[dict[str, Any]]:
-    """Close today's batches: marker first, then CSV, then manifest, then the pieces' contacts."""
+    """Close today's batches: marker first, then each piece judged again at the cut-off (what may no longer
+    go is withdrawn), then CSV, then manifest, then the pieces' contacts."""
     manifests = []
     for kind in KINDS:
         key = batch_key(kind, now.astimezone(campaign.tz))
         _close_marker(s, key, now)
         pieces = [p for p in query_all(TableName=s.print_table, KeyConditionExpression="batch_key = :k",
                                        ExpressionAttributeValues={":k": {"S": key}}) if p["piece_id"] != CLOSED]
+        pieces = still_going(s, campaign, key, pieces, now)
         if not pieces:
             continue
         manifests.append(_write_batch(s, campaign, kind, pieces, now))
         _mark_sent(s, pieces, now.astimezone(campaign.tz).isoformat(), manifests[-1]["batch_id"])
     return manifests
+
+
+def still_going(s: Settings, campaign: Campaign, key: str, pieces: list[dict[str, Any]],
+                now: datetime) -> list[dict[str, Any]]:
+    """Design rule 9: a piece leaves when its batch closes, so it is judged then, with the state of that
+    moment — an order, an objection, a new CRM record, a postponed marketable_from, an expired offer that
+    arrived since it was batched. What may still go is written from today's data (address, name, offer);
+    what may not is withdrawn (`shared.withdrawal`)."""
+    from shared.withdrawal import judge_or_withdraw
+
+    judged = [p for p in pieces if "detail" in p]
+    wanted = [(ContactRequested.model_validate_json(p["detail"]), p["contact_sk"]) for p in judged]
+    contexts = load_contexts(s, wanted)
+    going = [p for p in pieces if "detail" not in p]  # batched before pieces kept their request: as they are
+    for p, (req, sk) in zip(judged, wanted, strict=True):
+        ctx = contexts[(req.household_id, sk)]
+        status = (ctx.claim or {}).get("status")
+        if status == "sent":  # a cut-off run again after a crash: this piece already left
+            going.append(p)
+            continue
+        if status != "batched" or ctx.household is None or ctx.claim is None:
+            continue  # withdrawn by a run before, or the person was erased
+        verdict, offer_id = judge_or_withdraw(s, campaign, req, ctx, now, own=("print", datetime.fromisoformat(
+            ctx.claim["at"])), kind=p["kind"], extra_parts=[("Delete", {"TableName": s.print_table, "Key": to_item(
+                {"batch_key": key, "piece_id": p["piece_id"]})})])
+        if verdict is None:
+            offered = req.model_copy(update={"offer_id": offer_id})
+            going.append(piece(key, offered, ctx, ctx.claim, campaign) | {"contact_sk": sk})
+    return going
 
 
 def _mark_sent(s: Settings, pieces: list[dict[str, Any]], at: str, identifier: str) -> None:
@@ -141,7 +173,7 @@ def _mark_sent(s: Settings, pieces: list[dict[str, Any]], at: str, identifier: s
         outbox.begin(p["piece_id"])
         outbox.write(f"contacts#{p['household_id']}#{p['contact_sk']}", "Update",
                      claim_update(s.contacts_table, p["household_id"], p["contact_sk"], status="sent", at=at,
-                                  batch_id=identifier))
+                                  batch_id=identifier, offer_id=p["offer_id"]))
     failed = outbox.flush().failed
     if failed:
         raise RuntimeError(f"batch {identifier}: {len(failed)} of {len(pieces)} pieces not marked sent")

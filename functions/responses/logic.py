@@ -6,15 +6,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.aws import client
 from shared.campaign import Campaign
 from shared.events import ResponseReceived
 from shared.inputs import Rejected, ResponseRow, read_rows
 from shared.settings import Settings
-from shared.stores.dynamo import query_all, to_item, to_value
+from shared.stores.dynamo import query_all
 from shared.stores.journeys import end_journey
 from shared.stores.ledger import put_item
 from shared.stores.records import decision_sk, expires_at
+from shared.stores.suppression import (
+    PARTIALLY_ADDRESSED,
+    customer_subject,
+    household_subject,
+    record_order,
+    suppress,
+)
 
 SUPPRESSES = {"email_bounce": "email", "email_complaint": "email", "sms_stop": "sms"}
 
@@ -22,35 +28,33 @@ SUPPRESSES = {"email_bounce": "email", "email_complaint": "email", "sms_stop": "
 def apply_response(s: Settings, campaign: Campaign, response: ResponseReceived) -> str:
     """Apply one response; returns what it changed (for the log and the tests)."""
     _record(s, campaign, response)
-    subject = f"customer#{response.customer_id}" if response.customer_id else f"household#{response.household_id}"
+    subject = customer_subject(response.customer_id) if response.customer_id else household_subject(
+        response.household_id)
     if response.type == "order" or (response.type == "call_outcome" and response.outcome == "ordered"):
+        # Kept at the household whatever its journey: a pre-order stops the journey from starting, and a
+        # completed journey's queued call or open letter is withdrawn when it would leave.
+        record_order(s.suppression_table, response.household_id, response.at)
         end_journey(s.journeys_table, response.household_id, "order", response.at)
         return "journey ended: order"
     if response.type == "opt_out" and response.channel:
-        suppress(s, subject, response.channel, response.at)
+        suppress(s.suppression_table, subject, response.channel, response.at)
+        if response.customer_id and response.channel in ("print", "all"):
+            # A resident's objection to mail also stops the letters "to the residents" of their household.
+            suppress(s.suppression_table, household_subject(response.household_id), PARTIALLY_ADDRESSED, response.at)
         if response.channel == "all":
             end_journey(s.journeys_table, response.household_id, "objection to all channels", response.at)
         return f"suppressed {response.channel}"
     if response.type in SUPPRESSES:
-        suppress(s, subject, SUPPRESSES[response.type], response.at)
+        suppress(s.suppression_table, subject, SUPPRESSES[response.type], response.at)
         return f"suppressed {SUPPRESSES[response.type]}"
     if response.type == "call_outcome":
         return _call_outcome(s, campaign, response, subject)
     return "recorded"
 
 
-def suppress(s: Settings, subject: str, channel: str, at: datetime) -> None:
-    client("dynamodb").update_item(
-        TableName=s.suppression_table,
-        Key=to_item({"subject": subject}),
-        UpdateExpression="ADD channels :c SET updated_at = :at",
-        ExpressionAttributeValues={":c": {"SS": [channel]}, ":at": to_value(at.isoformat())},
-    )
-
-
 def _call_outcome(s: Settings, campaign: Campaign, response: ResponseReceived, subject: str) -> str:
     if response.outcome == "do_not_call":
-        suppress(s, subject, "call", response.at)
+        suppress(s.suppression_table, subject, "call", response.at)
         return "suppressed call"
     if response.outcome == "not_reached":
         from functions.responses.retry import book_next_attempt

@@ -43,7 +43,7 @@ def book_next_attempt(s: Settings, campaign: Campaign, response: ResponseReceive
         "queue": PENDING, "request_id": request_id(response.at, response.household_id, sk),
         "household_id": response.household_id, "contact_sk": sk, "detail": req.model_dump_json(),
         "expected_value_chf": campaign.offer(req.offer_id).expected_value_chf,
-        "requested_at": response.at.isoformat(), "expires_at": expires_at(response.at, 60),
+        "requested_at": response.at.isoformat(), "expires_at": expires_at(response.at, campaign.config.retention_days),
     }
     try:
         transact([("Put", claim_put(s.contacts_table, claim)),

@@ -11,9 +11,10 @@ def on_request(envelope: Envelope) -> None:
     from functions.sms.logic import SmsChannel
     from shared.campaign import campaign
     from shared.channels.delivery import SnsSmsSender
+    from shared.clock import effect_time
     from shared.dispatch import handle_request
 
-    handle_request(settings(), campaign(), ContactRequested.model_validate(envelope.detail), envelope.time,
+    handle_request(settings(), campaign(), ContactRequested.model_validate(envelope.detail), effect_time(envelope.time),
                    SmsChannel(SnsSmsSender()))
 
 

@@ -17,6 +17,8 @@ from shared.domain.caps import CapPolicy, allowed, blocking_caps, earliest_allow
 from shared.domain.journey import marketable_start
 from shared.domain.windows import ContactWindow, is_open, next_opening
 
+PARTIALLY_ADDRESSED = "partially_addressed"  # the household-level suppression of a resident's objection to mail
+
 Action = Literal["send", "defer", "skip"]
 PrintKind = Literal["personalised", "partially_addressed"]
 
@@ -62,6 +64,11 @@ class Request:
     history: Sequence[tuple[str, datetime]]
     at: datetime
     journey_over: bool = False
+    journey_end: str | None = None  # why the journey ended (order, objection, re-segmented), for the reason
+    ordered: bool = False  # somebody at the household ordered: no contact after an order, whatever the journey
+    customer_missing: bool = False  # the journey's customer is not in the current CRM extract at this household
+    offer_refusal: str | None = None  # no offer the household may be shown at `at` (expired, not yet valid)
+    window_at: datetime | None = None  # when the channel's window is checked, if not `at` (calls: today's opening)
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,10 @@ def print_kind(target_group: str, person: Person | None) -> PrintKind:
 
 def consent_and_law(request: Request, policy: GatePolicy) -> str | None:
     """Why this person may not be contacted on this channel at all, or None."""
+    refusal = _state_refusal(request)
+    if refusal is not None:
+        return refusal
     channel, person = request.channel, request.person
-    if request.journey_over:
-        return "journey over (order or objection)"
-    for blocked in ("all", channel):
-        if blocked in request.suppressed:
-            return f"suppressed: {blocked}"
     if channel == "print":
         return _print_rule(request)
     if person is None or request.target_group == "prospect":
@@ -100,9 +105,26 @@ def consent_and_law(request: Request, policy: GatePolicy) -> str | None:
     return f"unknown channel {channel}"
 
 
+def _state_refusal(request: Request) -> str | None:
+    """What the state of the moment forbids whatever the channel's own rules: an order, an ended journey,
+    an objection, a customer the CRM no longer has here, an offer that may not be shown."""
+    if request.ordered:
+        return "ordered: no contact after an order"
+    if request.journey_over:
+        return f"journey ended ({request.journey_end})" if request.journey_end else "journey over (order or objection)"
+    for blocked in ("all", request.channel):
+        if blocked in request.suppressed:
+            return f"suppressed: {blocked}"
+    if request.customer_missing:
+        return "customer not in the current CRM extract at this household (left, moved or retired)"
+    return request.offer_refusal
+
+
 def _print_rule(request: Request) -> str | None:
     person = request.person
     if print_kind(request.target_group, person) == "partially_addressed":
+        if PARTIALLY_ADDRESSED in request.suppressed:
+            return "a resident objected to mail: no partially addressed mail to the household"
         return "no-advertising sticker on the letter box" if request.place.no_ads_sticker else None
     assert person is not None
     return "do_not_mail" if person.do_not_mail else None
@@ -125,8 +147,9 @@ def timing(request: Request, policy: GatePolicy) -> Verdict | None:
         return Verdict("defer", "before marketable_from (fair play)", until=start)
     window = policy.windows.get(request.channel)
     canton = request.place.canton
-    if window is not None and not is_open(window, request.at, canton, policy.tz):
-        opening = next_opening(window, request.at, canton, policy.tz)
+    window_at = request.window_at or request.at
+    if window is not None and not is_open(window, window_at, canton, policy.tz):
+        opening = next_opening(window, window_at, canton, policy.tz)
         return Verdict("defer", f"outside the {request.channel} window", until=opening)
     if not allowed(request.history, request.channel, request.at, policy.caps):
         until = earliest_allowed(request.history, request.channel, request.at, policy.caps)

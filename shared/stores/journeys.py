@@ -142,14 +142,17 @@ def _at_step(table: str, household_id: str, cycle: int, step: int) -> dict[str, 
 
 
 def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Position | None,
-                   reason_done: str = "all cycles done") -> dict[str, Any]:
-    """The Update of a transaction that moves the journey past (cycle, step)."""
+                   reason_done: str = "all cycles done", *, offer_id: str | None = None,
+                   ended: str | None = None) -> dict[str, Any]:
+    """The Update of a transaction that moves the journey past (cycle, step): to `nxt`, or completed after
+    the last step, or `ended` with that reason (no offer may be shown any more). `offer_id`: the offer the
+    step advertised, when it replaced an expired one."""
     update = _at_step(table, household_id, cycle, step)
     names = {"#status": "status", "#cycle": "cycle", "#step": "step", "#state": "state"}
     values: dict[str, Any] = {":live": "live", ":cycle": cycle, ":step": step}
     if nxt is None:
         update["UpdateExpression"] = "SET #status = :done, end_reason = :why REMOVE due_shard, #state"
-        values |= {":done": "completed", ":why": reason_done}
+        values |= {":done": "ended" if ended else "completed", ":why": ended or reason_done}
     else:
         update["UpdateExpression"] = (
             "SET #cycle = :ncycle, #step = :nstep, cycle_started_at = :nstart, due_at = :ndue, "
@@ -157,6 +160,9 @@ def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Po
         )
         values |= {":ncycle": nxt.cycle, ":nstep": nxt.step, ":nstart": nxt.cycle_started_at.isoformat(),
                    ":ndue": utc_key(nxt.due_at), ":shard": due_shard(household_id), ":ready": "ready"}
+    if offer_id is not None:
+        update["UpdateExpression"] = update["UpdateExpression"].replace("SET ", "SET offer_id = :offer, ", 1)
+        values[":offer"] = offer_id
     update["ExpressionAttributeNames"] = names
     update["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
     return update
@@ -175,20 +181,47 @@ def defer_update(table: str, household_id: str, cycle: int, step: int, until: da
     return update
 
 
+def end_update(table: str, household_id: str, reason: str, at: datetime) -> dict[str, Any]:
+    """The Update of a transaction that stops a live journey for good, with the reason."""
+    return {
+        "TableName": table,
+        "Key": to_item({"household_id": household_id}),
+        "UpdateExpression": "SET #status = :ended, end_reason = :why, ended_at = :at REMOVE due_shard, #state",
+        "ConditionExpression": "#status = :live",
+        "ExpressionAttributeNames": {"#status": "status", "#state": "state"},
+        "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+            ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":live": "live"}.items()},
+    }
+
+
+def rewind_update(table: str, journey: Journey, position: Position) -> dict[str, Any]:
+    """The Update of a transaction that puts a live or completed journey back at an earlier step (a contact
+    withdrawn with a deferral), conditioned on the journey being exactly as it was read."""
+    condition = "journey_id = :jid AND #status = :was AND #cycle = :wcycle AND #step = :wstep"
+    values: dict[str, Any] = {":jid": journey.journey_id, ":was": journey.status, ":wcycle": journey.cycle,
+                              ":wstep": journey.step, ":live": "live", ":cycle": position.cycle,
+                              ":step": position.step, ":start": position.cycle_started_at.isoformat(),
+                              ":due": utc_key(position.due_at), ":shard": due_shard(journey.household_id),
+                              ":ready": "ready"}
+    if journey.status == "live":
+        condition += " AND #state = :ready"
+    return {
+        "TableName": table,
+        "Key": to_item({"household_id": journey.household_id}),
+        "UpdateExpression": ("SET #status = :live, #cycle = :cycle, #step = :step, cycle_started_at = :start, "
+                             "due_at = :due, due_shard = :shard, #state = :ready REMOVE end_reason"),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status", "#cycle": "cycle", "#step": "step", "#state": "state"},
+        "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
+    }
+
+
 def end_journey(table: str, household_id: str, reason: str, at: datetime) -> bool:
     """Stop a live journey for good (order, objection); False when none is live."""
     from botocore.exceptions import ClientError
 
     try:
-        client("dynamodb").update_item(
-            TableName=table,
-            Key=to_item({"household_id": household_id}),
-            UpdateExpression="SET #status = :ended, end_reason = :why, ended_at = :at REMOVE due_shard, #state",
-            ConditionExpression="#status = :live",
-            ExpressionAttributeNames={"#status": "status", "#state": "state"},
-            ExpressionAttributeValues={k: to_value(v) for k, v in {
-                ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":live": "live"}.items()},
-        )
+        client("dynamodb").update_item(**end_update(table, household_id, reason, at))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.aws import client
+from shared.domain.gate import PARTIALLY_ADDRESSED
 from shared.stores.dynamo import from_item, to_item, to_value
 
-PARTIALLY_ADDRESSED = "partially_addressed"  # the household-level channel of a resident's objection to mail
+__all__ = ["PARTIALLY_ADDRESSED", "household_blocker", "record_order", "suppress"]
 
 
 def household_subject(household_id: str) -> str:
