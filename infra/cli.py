@@ -16,6 +16,17 @@ def _iso(value: str) -> datetime:
     return parsed
 
 
+def _extract(value: str) -> tuple[Path, datetime | None]:
+    """A CRM extract: FILE, or FILE@ISO8601 — the instant it enters the run."""
+    path, at, when = value.rpartition("@")
+    if not at or "/" in when or "\\" in when:
+        return Path(value), None
+    try:
+        return Path(path), _iso(when)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected FILE or FILE@ISO8601 (with an offset or Z)") from exc
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dispatch", description="Rollout-triggered cross-channel fibre marketing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -28,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     _chaos_arguments(demo)
 
     run = sub.add_parser("run", help="replay input files through the deployed pipeline on a simulated clock")
-    run.add_argument("--customers", type=Path, required=True)
+    run.add_argument("--customers", type=_extract, action="append", required=True, metavar="FILE[@ISO8601]",
+                     help="a full CRM extract; given again, each later one enters at its time and supersedes "
+                     "the one before")
     run.add_argument("--feed", type=Path, required=True)
     run.add_argument("--responses", type=Path)
     run.add_argument("--config", type=Path)
@@ -105,9 +118,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from infra.pipeline import RunInputs
+    from shared.inputs import InputFileError
 
+    (first, first_at), *later = args.customers
+    if any(at is None for _, at in later):
+        raise InputFileError("--customers", 0, "every CRM extract after the first needs its time: FILE@ISO8601")
     return _run_and_summarise(RunInputs(
-        customers=args.customers, feed=args.feed, responses=args.responses, config=args.config, offers=args.offers,
+        customers=first, customers_at=first_at, later_customers=tuple((p, at) for p, at in later if at),
+        feed=args.feed, responses=args.responses, config=args.config, offers=args.offers,
         start=args.start, days=args.days, out=args.out, endpoint_url=args.endpoint_url, seed=args.seed,
         chaos=args.chaos, compare=args.compare))
 

@@ -18,7 +18,7 @@ from infra.chaos import Chaos, check_invariants, compare
 from infra.embedded import REGION, embedded_endpoint, use_endpoint
 from infra.export import collect_rejected, export_run
 from infra.provision import Stack, provision
-from infra.replay import Drop, header, records, timed_drops
+from infra.replay import Drop, drops, header, records, timed_rows, whole_file
 from infra.runtime import LocalRuntime
 from shared.config import DispatchConfig, load_config
 from shared.events import CRM_PREFIX, FEED_PREFIX, RESPONSES_PREFIX
@@ -28,7 +28,7 @@ from shared.offers import default_offers_path, load_offers
 
 @dataclass(frozen=True)
 class RunInputs:
-    customers: Path
+    customers: Path  # the first CRM extract, entering at the start (or at customers_at)
     feed: Path
     responses: Path | None = None
     config: Path | None = None
@@ -40,6 +40,13 @@ class RunInputs:
     seed: int = 0
     chaos: float = 0.0  # fault rate (infra.chaos); 0: no faults
     compare: bool = False  # with chaos: the fault-free run too (in OUT/fault-free), compared
+    customers_at: datetime | None = None
+    later_customers: tuple[tuple[Path, datetime], ...] = ()  # later full extracts, each entering at its time
+
+    def extracts(self, start: datetime) -> list[tuple[Path, datetime]]:
+        """Every CRM extract with the instant it enters: the first at the start unless it names its time."""
+        first = max(self.customers_at, start) if self.customers_at else start
+        return [(self.customers, first), *((path, max(at, start)) for path, at in self.later_customers)]
 
 
 @dataclass
@@ -69,7 +76,10 @@ class RunResult:
 
 def check_inputs(inputs: RunInputs) -> DispatchConfig:
     """Refuse, before anything starts, a file that is missing or lacks a required column."""
-    for path, model in ((inputs.customers, CustomerRow), (inputs.feed, FeedRow), (inputs.responses, ResponseRow)):
+    files: list[tuple[Path | None, Any]] = [
+        (inputs.customers, CustomerRow), *((p, CustomerRow) for p, _ in inputs.later_customers),
+        (inputs.feed, FeedRow), (inputs.responses, ResponseRow)]
+    for path, model in files:
         if path is None:
             continue
         if not path.is_file():
@@ -246,21 +256,25 @@ def _upload_settings(stack: Stack, inputs: RunInputs) -> None:
 
 def _replay(runtime: LocalRuntime, stack: Stack, inputs: RunInputs, start: datetime, end: datetime,
             progress: Any) -> dict[str, list[int]]:
+    """Every input enters at its own time (infra.replay): CRM extracts whole, then responses, then feed rows
+    at the same instant; the schedules fire in between on the simulated clock."""
     bucket = stack.refs["FeedBucket"]
     runtime.start_clock(start)
-    runtime.drop(bucket, f"{CRM_PREFIX}customers.csv", inputs.customers.read_bytes(), start)
-    runtime.drain()
-    drops: list[tuple[Drop, int]] = [(d, 1) for d in timed_drops(inputs.feed, "connected_at", FEED_PREFIX, start)]
+    rows = [whole_file(path, CRM_PREFIX, "customers.csv" if n == 0 else f"customers-{n + 1}.csv", at, 0)
+            for n, (path, at) in enumerate(inputs.extracts(start))]
+    rows += timed_rows(inputs.feed, "connected_at", FEED_PREFIX, start, 2)
     if inputs.responses is not None:
-        drops += [(d, 0) for d in timed_drops(inputs.responses, "at", RESPONSES_PREFIX, start)]
-    drops.sort(key=lambda pair: (pair[0].at, pair[1]))  # responses before feed rows at the same instant
-    line_maps = {d.key: d.lines for d, _ in drops}
-    for drop, _ in drops:
+        rows += timed_rows(inputs.responses, "at", RESPONSES_PREFIX, start, 1)
+    line_maps: dict[str, list[int]] = {}
+    for drop in drops(rows, runtime.first_firing):
         if drop.at >= end:
             break
         runtime.fire_due(drop.at - timedelta(microseconds=1))
         runtime.drop(bucket, drop.key, drop.body, drop.at)
         runtime.drain()
+        line_maps[drop.key] = drop.lines
+        if drop.source is not None:
+            _refuse_held(bucket, drop)
         if progress:
             progress(drop.at, end)
     step = max(runtime.now, start)
@@ -271,6 +285,23 @@ def _replay(runtime: LocalRuntime, stack: Stack, inputs: RunInputs, start: datet
         if progress:
             progress(step, end)
     return line_maps
+
+
+def _refuse_held(bucket: str, drop: Drop) -> None:
+    """A CRM extract the ingest held (it would retire an implausible share of the customers) stops the run."""
+    from botocore.exceptions import ClientError
+
+    from shared.aws import client
+    from shared.events import HELD_PREFIX
+
+    try:
+        body = client("s3").get_object(Bucket=bucket, Key=f"{HELD_PREFIX}{drop.key}.json")["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return
+        raise
+    held = json.loads(body)
+    raise InputFileError(str(drop.source), 0, f"CRM extract held, not applied: {held.get('reason', held)}")
 
 
 def _write_run_json(inputs: RunInputs, config: DispatchConfig, start: datetime, end: datetime) -> None:

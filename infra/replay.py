@@ -1,16 +1,17 @@
-"""Replaying input files on the simulated clock: rows enter at their own time, in hourly drops.
+"""Replaying input files on the simulated clock: every row enters at its own time, to the second.
 
-A file is split into drops of the rows whose time falls in one hour; a drop enters at the latest
-time among its rows, so no row enters before its time and none later than the next journey tick.
-Rows keep their original text; each drop remembers its rows' line numbers in the original file,
-so a rejection names the line a person can find.
+Rows of all files are taken in time order. Consecutive rows of one file go into one drop as long as no
+scheduled task (journey tick, print cut-off, call-list export) falls between the first and the last of
+them and no row of another file does: such a drop, entering at its last row's time, changes nothing any
+function could see against rows entering one by one — and a commune's ten thousand connections in an hour
+cost one drop, not ten thousand. Rows keep their original text; each drop remembers its rows' line
+numbers in the original file, so a rejection names the line a person can find.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ class Drop:
     key: str
     body: bytes
     lines: list[int]  # original line of each physical line after the header (drop line 2 is lines[0])
+    source: Path | None = None  # the file a whole-file drop came from
 
 
 def records(path: Path) -> Iterator[tuple[int, list[str], str]]:
@@ -55,24 +57,62 @@ def header(path: Path) -> tuple[str, list[str]]:
     return first if first.endswith("\n") else first + "\n", next(csv.reader([first]))
 
 
-def timed_drops(path: Path, time_column: str, prefix: str, start: datetime) -> list[Drop]:
+@dataclass(frozen=True)
+class TimedRow:
+    at: datetime
+    rank: int  # at the same instant: a CRM extract first, then responses, then feed rows
+    prefix: str
+    head: str
+    line: int
+    raw: str
+    whole: Path | None = None  # a file that enters whole (a CRM extract), under the key prefix + raw
+
+
+def timed_rows(path: Path, time_column: str, prefix: str, start: datetime, rank: int) -> list[TimedRow]:
+    """Every record of the file with the instant it enters (unreadable times: at the start, to be rejected)."""
     head_text, columns = header(path)
     if time_column not in columns:
         raise InputFileError(str(path), 1, f"missing required column: {time_column}")
     index = columns.index(time_column)
-    groups: dict[datetime, list[tuple[datetime, int, str]]] = defaultdict(list)
+    rows = []
     for line, fields, raw in records(path):
         at = _parse(fields[index]) if index < len(fields) else None
-        at = max(at, start) if at is not None else start  # unreadable times enter first and are rejected
-        groups[at.replace(minute=0, second=0, microsecond=0)].append((at, line, raw))
-    drops = []
-    for hour in sorted(groups):
-        rows = sorted(groups[hour], key=lambda r: r[1])
-        body = head_text + "".join(raw if raw.endswith("\n") else raw + "\n" for _, _, raw in rows)
-        at = max(r[0] for r in rows)
-        lines = [line + k for _, line, raw in rows for k in range(max(1, raw.count("\n")))]
-        drops.append(Drop(at, f"{prefix}{hour.strftime('%Y%m%dT%H')}.csv", body.encode("utf-8"), lines))
-    return drops
+        rows.append(TimedRow(max(at, start) if at is not None else start, rank, prefix, head_text, line, raw))
+    return rows
+
+
+def whole_file(path: Path, prefix: str, name: str, at: datetime, rank: int) -> TimedRow:
+    """A file that enters whole at one instant (a CRM extract, a full snapshot): one row stands for it."""
+    return TimedRow(at, rank, prefix, "", 0, name, whole=path)
+
+
+def drops(rows: list[TimedRow], first_firing: Callable[[datetime], datetime | None]) -> Iterator[Drop]:
+    """The drops of these rows in time order; `first_firing(t)`: the first scheduled firing at or after t."""
+    group: list[TimedRow] = []
+    for row in sorted(rows, key=lambda r: (r.at, r.rank, r.line)):
+        if group and not _joins(group, row, first_firing):
+            yield _drop(group)
+            group = []
+        group.append(row)
+    if group:
+        yield _drop(group)
+
+
+def _joins(group: list[TimedRow], row: TimedRow, first_firing: Callable[[datetime], datetime | None]) -> bool:
+    if row.prefix != group[0].prefix or row.whole is not None or group[0].whole is not None:
+        return False
+    firing = first_firing(group[0].at)
+    return firing is None or firing >= row.at
+
+
+def _drop(group: list[TimedRow]) -> Drop:
+    last = group[-1]
+    if last.whole is not None:
+        return Drop(last.at, f"{last.prefix}{last.raw}", last.whole.read_bytes(), [], source=last.whole)
+    body = last.head + "".join(r.raw if r.raw.endswith("\n") else r.raw + "\n" for r in group)
+    lines = [r.line + k for r in group for k in range(max(1, r.raw.count("\n")))]
+    key = f"{last.prefix}{group[0].at.strftime('%Y%m%dT%H%M%S')}-{last.at.strftime('%H%M%S')}-{group[0].line}.csv"
+    return Drop(last.at, key, body.encode("utf-8"), lines)
 
 
 def _parse(value: str) -> datetime | None:

@@ -314,6 +314,11 @@ class LocalRuntime:
         for task in self.tasks:
             task.due = task.next_at(start - timedelta(seconds=1))
 
+    def first_firing(self, at: datetime) -> datetime | None:
+        """The first scheduled firing at or after `at` (whether or not the task will have work then)."""
+        firings = [t.next_at(at - timedelta(microseconds=1)) for t in self.tasks]
+        return min(firings) if firings else None
+
     def next_schedule(self) -> datetime | None:
         dues = [t.due for t in self.tasks if t.due is not None]
         return min(dues) if dues else None

@@ -40,6 +40,7 @@ CRM_PREFIX = "crm/"
 RESPONSES_PREFIX = "responses/"
 CALL_OUTCOMES_PREFIX = "call-outcomes/"
 REJECTED_PREFIX = "rejected/"
+HELD_PREFIX = "held/"  # a CRM extract held, not applied (it would retire too many customers), with its reason
 
 
 class EventDetail(BaseModel):
