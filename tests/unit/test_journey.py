@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import DispatchConfig
-from shared.domain.journey import Position, first_position, next_position
+from shared.domain.journey import Position, first_position, marketable_instant, next_position, parse_marketable
 
 TZ = ZoneInfo("Europe/Zurich")
 UPGRADE = DispatchConfig().journeys["upgrade"]  # email d0, print d7, call d14; every 75 days, 3 cycles
@@ -18,6 +18,23 @@ UPGRADE = DispatchConfig().journeys["upgrade"]  # email d0, print d7, call d14; 
 def test_the_first_step_waits_for_marketable_from_at_local_midnight() -> None:
     position = first_position(date(2026, 3, 20), datetime(2026, 3, 10, 9, tzinfo=TZ), TZ)
     assert position.due_at == datetime(2026, 3, 20, 0, 0, tzinfo=TZ)
+
+
+def test_marketable_from_as_an_instant_opens_at_that_instant() -> None:
+    """Issue 13.3: a date-time marketable_from is an instant, not rounded to a day."""
+    opens = datetime(2026, 3, 20, 6, 30, tzinfo=UTC)
+    position = first_position(opens, datetime(2026, 3, 20, 0, 0, tzinfo=TZ), TZ)
+    assert position.due_at == opens
+    assert first_position(opens, opens + timedelta(hours=1), TZ).due_at == opens + timedelta(hours=1)
+
+
+def test_marketable_instant_of_every_stored_spelling() -> None:
+    plus_one = timezone(timedelta(hours=1))
+    assert marketable_instant("2026-03-20", TZ) == datetime(2026, 3, 20, tzinfo=TZ)
+    assert marketable_instant(date(2026, 3, 20), TZ) == datetime(2026, 3, 20, tzinfo=TZ)
+    assert marketable_instant("2027-03-10T00:00:00+01:00", TZ) == datetime(2027, 3, 10, tzinfo=plus_one)
+    assert marketable_instant("2027-03-10T05:00:00Z", TZ) == datetime(2027, 3, 10, 5, tzinfo=UTC)
+    assert parse_marketable("2026-03-20") == date(2026, 3, 20)
 
 
 def test_a_household_already_marketable_starts_now() -> None:
