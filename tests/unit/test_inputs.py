@@ -715,3 +715,124 @@ def test_reader_never_crashes_on_garbage(garbage: str) -> None:
     results = read(csv_text([FEED]) + garbage)
     assert results[0][0] == 2
     assert all(isinstance(r, Rejected) or isinstance(r[1], FeedRow) for r in results)
+
+
+# --------------------------------------------------------------------------- what people really write
+#
+# Real-looking rows, mutated the way exports and hands mutate them: spaces around values, the case of
+# booleans and codes, a BOM, quoting, line ends, header case, phone and date notations. Every good value
+# is read right; every malformed optional field is ignored the safe way and listed; no row is ever lost.
+
+_MOBILE_NOTATIONS = [
+    lambda n: f"0{n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+    lambda n: f"+41 {n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+    lambda n: f"0041{n}",
+    lambda n: f"0{n[:2]}/{n[2:5]} {n[5:7]} {n[7:]}",
+    lambda n: f"+41{n}",
+    lambda n: f"0{n[:2]}.{n[2:5]}.{n[5:7]}.{n[7:]}",
+    lambda n: f"0{n[:2]}-{n[2:5]}-{n[5:7]}-{n[7:]}",
+    lambda n: f"+41 (0){n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+]
+_BAD_VALUES = {
+    "email": ["anna muster@bluewin.ch", "anna@@bluewin.ch", "anna", "@bluewin.ch", "anna@"],
+    "mobile": ["12345", "079 12", "mobile", "+41 79 123 45 6", "079 123 45 67 ext 1"],
+    "flag": ["ja", "yes", "1", "0", "wahr", "t", "nein"],
+}
+_SAFE = {"email_consent": False, "sms_consent": False, "call_consent": False, "do_not_call": True, "do_not_mail": True}
+_FLAGS = ["has_internet", "has_mobile", *_SAFE]
+
+
+def _spelled_bool(draw: st.DrawFn, value: bool) -> str:
+    word = "true" if value else "false"
+    return "".join(c.upper() if draw(st.booleans()) else c for c in word)
+
+
+def _padded(draw: st.DrawFn, value: str) -> str:
+    return " " * draw(st.integers(0, 2)) + value + " " * draw(st.integers(0, 2))
+
+
+@st.composite
+def _customer(draw: st.DrawFn, n: int) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+    """(the row as written, the values the reader must give, the fields written malformed)."""
+    local = draw(st.sampled_from(["anna", "Anna.Mueller", "hans_2", "m.rossi", "zoe+news"]))
+    domain = draw(st.sampled_from(["bluewin.ch", "Example.CH", "gmx.net", "sunrise.CH"]))
+    national = draw(st.sampled_from(["76", "77", "78", "79"])) + draw(st.text("0123456789", min_size=7, max_size=7))
+    flags = {name: draw(st.booleans()) for name in _FLAGS}
+    expected: dict[str, Any] = {
+        "customer_id": f"C-{n}", "household_id": f"HH-{n % 3}", "email": f"{local}@{domain.lower()}",
+        "mobile": f"+41{national}", "language": draw(st.sampled_from(["de", "fr", "it", "en"])),
+        **flags, "internet_down_mbps": 100 if flags["has_internet"] else None,
+    }
+    row = {"customer_id": expected["customer_id"], "household_id": expected["household_id"], "first_name": "Anna",
+           "last_name": draw(st.sampled_from(["Müller", "D'Agostino", "Rossi-Bianchi"])),
+           "language": draw(st.sampled_from([expected["language"], expected["language"].upper()])),
+           "email": f"{local}@{domain}", "mobile": draw(st.sampled_from(_MOBILE_NOTATIONS))(national),
+           "phone_listing": draw(st.sampled_from(["listed", "Starred", "UNLISTED"])),
+           "internet_down_mbps": "100" if flags["has_internet"] else "",
+           **{name: _spelled_bool(draw, value) for name, value in flags.items()}}
+    expected["phone_listing"] = row["phone_listing"].lower()
+    broken = draw(st.lists(st.sampled_from(["email", "mobile", *_SAFE]), unique=True, max_size=3))
+    for name in broken:
+        row[name] = draw(st.sampled_from(_BAD_VALUES.get(name, _BAD_VALUES["flag"])))
+        expected[name] = _SAFE.get(name)  # None for email and mobile: left empty
+    return {k: _padded(draw, v) for k, v in row.items()}, expected, broken
+
+
+@st.composite
+def _customer_file(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]], list[list[str]]]:
+    rows = [draw(_customer(n)) for n in range(draw(st.integers(1, 6)))]
+    header = [_padded(draw, name.upper() if draw(st.booleans()) else name) for name in columns(CustomerRow)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+                        lineterminator=draw(st.sampled_from(["\r\n", "\n"])))
+    writer.writerow(header)
+    for row, _, _ in rows:
+        writer.writerow([row[name] for name in columns(CustomerRow)])
+    bom = "\ufeff" if draw(st.booleans()) else ""
+    return bom + buffer.getvalue(), [e for _, e, _ in rows], [b for _, _, b in rows]
+
+
+@given(_customer_file())
+def test_customers_as_people_write_them_are_never_lost(case: tuple[str, list[dict[str, Any]], list[list[str]]]) -> None:
+    text, expected, broken = case
+    results = read(text, CustomerRow, "customers")
+    rows = [r for r in results if not isinstance(r, Rejected)]
+    notes = [r for r in results if isinstance(r, Rejected)]
+    # never a lost row ...
+    assert [line for line, _ in rows] == list(range(2, 2 + len(expected)))
+    # ... every value read right, every malformed field read the safe way ...
+    for (_, row), want in zip(rows, expected, strict=True):
+        assert {k: getattr(row, k) for k in want} == want
+    # ... and each malformed field listed once, at its line, as ignored
+    assert all(n.action == FIELD_IGNORED for n in notes)
+    assert sorted((n.line, n.reason.split(":")[0]) for n in notes) == sorted(
+        (2 + i, name) for i, names in enumerate(broken) for name in names)
+
+
+_MARKETABLE_NOTATIONS = [
+    (lambda d: d.isoformat(), lambda d: d),
+    (lambda d: f"{d}T00:00:00+01:00", lambda d: datetime.combine(d, datetime.min.time(), timezone(timedelta(hours=1)))),
+    (lambda d: f"{d}T05:30:00Z", lambda d: datetime.combine(d, datetime.min.time(), UTC) + timedelta(hours=5.5)),
+    (lambda d: f"{d} 08:00+02:00", lambda d: datetime.combine(d, datetime.min.time(), timezone(timedelta(hours=2)))
+     + timedelta(hours=8)),
+    (lambda d: f"{d}T00:00:00.000+01:00", lambda d: datetime.combine(d, datetime.min.time(),
+                                                                      timezone(timedelta(hours=1)))),
+]
+
+
+@given(day=st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 12, 31)),
+       notation=st.sampled_from(_MARKETABLE_NOTATIONS), sticker=st.sampled_from(["TRUE", "False", "true", "ja", ""]),
+       canton=st.sampled_from(["ZH", "zh", "Vd"]), pad=st.integers(0, 2), bom=st.booleans())
+def test_feed_rows_as_people_write_them(day: date, notation: Any, sticker: str, canton: str, pad: int,
+                                        bom: bool) -> None:
+    written, value = notation
+    spaces = " " * pad
+    row = {**FEED, "marketable_from": spaces + written(day) + spaces, "no_ads_sticker": spaces + sticker,
+           "canton": canton + spaces}
+    *notes, (line, got) = read(("\ufeff" if bom else "") + csv_text([row]))
+    assert line == 2
+    assert got.marketable_from == value(day) and type(got.marketable_from) is type(value(day))
+    assert got.canton == canton.upper()
+    good = sticker.lower() in ("true", "false")
+    assert got.no_ads_sticker is (sticker.lower() == "true" if good else True)
+    assert [(n.action, n.reason.split(":")[0]) for n in notes] == ([] if good else [(FIELD_IGNORED, "no_ads_sticker")])
