@@ -63,3 +63,21 @@ def test_a_step_keeps_its_local_hour_across_daylight_saving(naive: datetime) -> 
     local = nxt.due_at.astimezone(TZ)
     assert (local.hour, local.minute) == (start.hour, start.minute)
     assert local.date() == start.date() + timedelta(days=7)
+
+
+def test_the_gate_defers_until_a_marketable_instant_stored_as_text() -> None:
+    """Issue 13.3 downstream: the household item keeps the instant as given; the gate holds a contact until it."""
+    from dataclasses import replace
+
+    from shared.dispatch import place_of
+    from shared.domain.gate import timing
+    from tests.unit.test_gate import POLICY, ask
+
+    place = place_of({"household_id": "H1", "marketable_from": "2026-03-10T06:00:00Z", "canton": "ZH"})
+    opens = datetime(2026, 3, 10, 6, tzinfo=UTC)
+    assert place.marketable_from == opens
+    before = timing(replace(ask("email"), place=place, at=opens - timedelta(minutes=1)), POLICY)
+    assert before is not None and (before.action, before.until) == ("defer", opens)
+    assert timing(replace(ask("email"), place=place, at=opens), POLICY) is None
+    assert place_of({"household_id": "H1", "marketable_from": "2026-03-10", "canton": "ZH"}).marketable_from == date(
+        2026, 3, 10)
