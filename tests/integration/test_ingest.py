@@ -177,6 +177,14 @@ def test_a_duplicated_column_sets_the_drop_aside_instead_of_failing_into_the_dlq
     assert h.s3_get(bucket, "rejected/feed/twice.csv").decode("utf-8") == feed
     assert h.s3_get(bucket, "rejected/feed/twice.csv.reason.txt").decode("utf-8") == (
         f"s3://{bucket}/feed/twice.csv:1: duplicate column 'canton'\n")
+    # ... and a run's rejected.csv lists the file once, with its reason (its copy is not read as rejections)
+    from types import SimpleNamespace
+
+    from infra.export import collect_rejected
+
+    assert collect_rejected(SimpleNamespace(refs={"FeedBucket": bucket}), {}) == [  # type: ignore[arg-type]
+        {"source": "feed", "line": "1", "reason": f"s3://{bucket}/feed/twice.csv:1: duplicate column 'canton'",
+         "raw": "", "action": "file refused"}]
 
 
 @pytest.mark.parametrize(
