@@ -40,7 +40,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -553,23 +553,28 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _customers(path: Path | None) -> dict[str, dict[str, str]]:
-    """customers.csv by customer_id; an id on more than one row is left out (which one counts is ingest's call)."""
+def _customers(path: Path | None) -> dict[str, dict[str, Any]]:
+    """The customers the product ACCEPTED from customers.csv, by customer_id, as the ingest read them.
+
+    Read through the ingest's own reader (shared.inputs): a rejected row (no id, a duplicate id) is no customer
+    and never yields a finding; a field the ingest ignored is checked as the ingest took it (an email it left
+    empty is no address, an unreadable consent is no consent).
+    """
+    from shared.inputs import CustomerRow, Rejected, open_rows
+
     if path is None or not path.is_file():
         return {}
-    rows: dict[str, dict[str, str]] = {}
-    twice: set[str] = set()
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            cid = (row.get("customer_id") or "").strip()
-            if cid in rows:
-                twice.add(cid)
-            rows[cid] = {k: (v or "").strip() for k, v in row.items() if k}
-    return {k: v for k, v in rows.items() if k not in twice}
+    people: dict[str, dict[str, Any]] = {}
+    for item in open_rows(path, CustomerRow, "customers"):
+        if not isinstance(item, Rejected):
+            row = item[1]
+            people[row.customer_id] = row.model_dump()
+    return people
 
 
-def _true(row: dict[str, str], key: str) -> bool:
-    return row.get(key, "").lower() == "true"
+def _true(row: dict[str, Any], key: str) -> bool:
+    value = row.get(key)
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def check_invariants(out: Path, customers_csv: Path | None = None, config: Any = None,
@@ -595,15 +600,17 @@ def check_invariants(out: Path, customers_csv: Path | None = None, config: Any =
 
 
 def _fair_play(contacts: list[dict[str, Any]], households: dict[str, dict[str, Any]], tz: ZoneInfo) -> list[str]:
+    from shared.domain.journey import marketable_instant
+
     found = []
     for c in contacts:
         opens = (households.get(c["household_id"]) or {}).get("marketable_from")
-        if opens and _at(c["at"]).astimezone(tz).date() < date.fromisoformat(opens):
+        if opens and _at(c["at"]) < marketable_instant(opens, tz):
             found.append(f"fair play: {c['contact_id']} ({c['household_id']}) at {c['at']} before {opens}")
     return found
 
 
-def _eligibility(contacts: list[dict[str, Any]], people: dict[str, dict[str, str]]) -> list[str]:
+def _eligibility(contacts: list[dict[str, Any]], people: dict[str, dict[str, Any]]) -> list[str]:
     found = []
     for c in contacts:
         what = f"{c['channel']} {c['contact_id']} ({c['household_id']})"
@@ -612,7 +619,10 @@ def _eligibility(contacts: list[dict[str, Any]], people: dict[str, dict[str, str
             found.append(f"eligibility: prospect contact {what} is not partially addressed print")
         if c.get("kind") == "partially_addressed" and c.get("customer_id") is not None:
             found.append(f"eligibility: partially addressed {what} names a customer")
-        person = people.get(str(c.get("customer_id") or ""))
+        customer_id = c.get("customer_id")
+        if customer_id is None:  # partially addressed: nobody to compare with (never the customer "")
+            continue
+        person = people.get(str(customer_id))
         if person is None:
             continue
         if person.get("household_id") != c["household_id"]:

@@ -142,15 +142,24 @@ def _run_and_summarise(inputs: Any) -> int:
     print(f"contacts {result.counts['contacts']}, decisions {result.counts['decisions']}, "
           f"rejected rows {result.counts['rejected']}, print batches {result.counts['print_batches'] // 2}, "
           f"call lists {result.counts['call_lists']}, ambiguous claims {result.counts['ambiguous']}")
-    if any(result.dlq.values()):
-        print(f"dead-letter queues: {result.dlq}")
     for error in result.errors[:5]:
         print(f"handler error: {error}")
     print(render_table(report))
     print(f"output: {result.out.resolve()}")
     for line in result.summary:  # with --chaos: faults, ambiguous claims, DLQs, rules, the comparison
         print(line)
-    return 0 if result.ok else 1
+    return _dlq_verdict(result.dlq, 0 if result.ok else 1)
+
+
+EXIT_DLQ = 3  # contract: a run that ends with messages in a dead-letter queue
+
+
+def _dlq_verdict(depths: dict[str, int], status: int) -> int:
+    """Print every dead-letter queue's depth; EXIT_DLQ when any message was left in one, else `status`."""
+    left = sum(depths.values())
+    print("DLQ depths at the end: " + ", ".join(f"{queue} {depth}" for queue, depth in sorted(depths.items()))
+          + (f" -- {left} message(s) left unprocessed, see `dispatch dlq`" if left else " (all empty)"))
+    return EXIT_DLQ if left else status
 
 
 def _progress() -> Any:

@@ -467,7 +467,7 @@ _BAD_FEED: tuple[_Spoil, ...] = (
         "connected_at": row["connected_at"][:19],
     },  # a local time, no offset
     lambda row: {**row, "canton": "ZR"},
-    lambda row: {**row, "no_ads_sticker": "ja"},
+    lambda row: {**row, "no_ads_sticker": "ja", "max_down_mbps": "schnell"},  # the sticker alone: read as one
     lambda row: {
         **row,
         "street": '=HYPERLINK("http://example.com/win","' + row["street"] + '")',
@@ -477,14 +477,20 @@ _BAD_FEED: tuple[_Spoil, ...] = (
         "street": row["street"] + "\nc/o Hauswart",
     },  # a quoted multi-line field
 )
-_BAD_CUSTOMERS: tuple[_Spoil, ...] = (
+# A malformed contact field or flag alone no longer rejects a customer (the field is ignored, the row kept):
+# each bad customer row also lacks its household, which makes it meaningless.
+def _homeless(spoil: _Spoil) -> _Spoil:
+    return lambda row: {**spoil(row), "household_id": ""}
+
+
+_BAD_CUSTOMERS: tuple[_Spoil, ...] = tuple(_homeless(spoil) for spoil in (
     lambda row: {**row, "email": row["email"].replace("@", "@@") or "name@@bluewin.ch"},
     lambda row: {**row, "has_mobile": "ja"},
     lambda row: {**row, "language": "rm"},
     lambda row: {**row, "mobile": "079 12"},
     lambda row: {**row, "last_name": "=cmd|' /C calc'!A0"},
     lambda row: {**row, "internet_down_mbps": "schnell", "has_internet": "true"},
-)
+))
 _BAD_RESPONSES: tuple[_Spoil, ...] = (
     lambda row: {**row, "at": row["at"][:19]},
     lambda row: {**row, "type": "unsubscribe", "channel": "", "outcome": ""},

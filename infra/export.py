@@ -76,13 +76,18 @@ def _households(stack: Stack, out: Path) -> int:
 
 
 def _rejected(out: Path, rows: list[dict[str, Any]]) -> int:
+    """rejected.csv (contract: source, line, reason, raw, action); the count of rows (or files) rejected: fields
+    ignored are listed, but their rows went on."""
+    from functions.ingest.logic import REJECTED_COLUMNS
+    from shared.inputs import FIELD_IGNORED, ROW_REJECTED
+
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=["source", "line", "reason", "raw"], lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=REJECTED_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    for row in sorted(rows, key=lambda r: (r["source"], int(r["line"]))):
-        writer.writerow(row)
+    for row in sorted(rows, key=lambda r: (r["source"], int(r["line"]))):  # stable: a line's fields in file order
+        writer.writerow({"action": ROW_REJECTED, **row})
     (out / "rejected.csv").write_text(text.getvalue(), encoding="utf-8")
-    return len(rows)
+    return sum(1 for r in rows if r.get("action") != FIELD_IGNORED)
 
 
 def _download(bucket: str, prefix: str, target: Path) -> int:
@@ -98,18 +103,38 @@ def _download(bucket: str, prefix: str, target: Path) -> int:
 
 
 def collect_rejected(stack: Stack, line_maps: dict[str, list[int]]) -> list[dict[str, Any]]:
-    """Rejections written beside each drop, with drop line numbers turned back into the file's own."""
+    """Rejections written beside each drop, with drop line numbers turned back into the file's own.
+
+    A drop refused as a whole lies in rejected/ too (a copy, and its reason in <key>.reason.txt): it is
+    listed once, as the whole file's rejection with the reason, and its copy is not read as rejections.
+    """
+    from functions.ingest.logic import REASON_SUFFIX
+
     bucket = stack.refs["FeedBucket"]
     s3 = client("s3")
+    keys = [obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rejected/")
+            for obj in page.get("Contents", [])]
+    refused = {k.removesuffix(REASON_SUFFIX) for k in keys if k.endswith(REASON_SUFFIX)}
     rows: list[dict[str, Any]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rejected/"):
-        for obj in page.get("Contents", []):
-            drop_key = obj["Key"][len("rejected/"):]
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8")
-            for row in csv.DictReader(io.StringIO(body)):
-                lines = line_maps.get(drop_key)
-                drop_line = int(row["line"])
-                if lines is not None and 2 <= drop_line < 2 + len(lines):
-                    row["line"] = str(lines[drop_line - 2])
-                rows.append(dict(row))
+    for key in keys:
+        if key in refused:
+            continue
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        if key.endswith(REASON_SUFFIX):
+            drop_key = key.removesuffix(REASON_SUFFIX)[len("rejected/"):]
+            rows.append({"source": _source_of(drop_key), "line": "1", "reason": body.strip(), "raw": "",
+                         "action": "file refused"})
+            continue
+        lines = line_maps.get(key[len("rejected/"):])
+        for row in csv.DictReader(io.StringIO(body)):
+            drop_line = int(row["line"])
+            if lines is not None and 2 <= drop_line < 2 + len(lines):
+                row["line"] = str(lines[drop_line - 2])
+            rows.append(dict(row))
     return rows
+
+
+def _source_of(drop_key: str) -> str:
+    from shared.events import CRM_PREFIX, FEED_PREFIX
+
+    return {FEED_PREFIX: "feed", CRM_PREFIX: "customers"}.get(drop_key.split("/", 1)[0] + "/", "responses")

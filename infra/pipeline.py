@@ -22,7 +22,7 @@ from infra.replay import Drop, drops, header, records, timed_rows, whole_file
 from infra.runtime import LocalRuntime
 from shared.config import DispatchConfig, load_config
 from shared.events import CRM_PREFIX, FEED_PREFIX, RESPONSES_PREFIX
-from shared.inputs import CustomerRow, FeedRow, InputFileError, ResponseRow, required_columns
+from shared.inputs import CustomerRow, FeedRow, InputFileError, ResponseRow, column_index
 from shared.offers import default_offers_path, load_offers
 
 
@@ -75,7 +75,11 @@ class RunResult:
 
 
 def check_inputs(inputs: RunInputs) -> DispatchConfig:
-    """Refuse, before anything starts, a file that is missing or lacks a required column."""
+    """Refuse, before anything starts, a file that is missing, lacks a required column or repeats one.
+
+    The header is judged by the ingest's own rule (shared.inputs.column_index), so a file the CLI lets
+    through is one the ingest reads, and the other way round.
+    """
     files: list[tuple[Path | None, Any]] = [
         (inputs.customers, CustomerRow), *((p, CustomerRow) for p, _ in inputs.later_customers),
         (inputs.feed, FeedRow), (inputs.responses, ResponseRow)]
@@ -85,9 +89,7 @@ def check_inputs(inputs: RunInputs) -> DispatchConfig:
         if not path.is_file():
             raise InputFileError(str(path), 0, "file not found")
         _, columns = header(path)
-        missing = [c for c in required_columns(model) if c not in columns]
-        if missing:
-            raise InputFileError(str(path), 1, f"missing required column(s): {', '.join(missing)}")
+        column_index(columns, model, str(path))
     load_offers(inputs.offers)
     return load_config(inputs.config)
 

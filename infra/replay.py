@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.inputs import InputFileError
+from shared.inputs import InputFileError, header_names
 
 
 @dataclass
@@ -50,11 +50,16 @@ def records(path: Path) -> Iterator[tuple[int, list[str], str]]:
 
 
 def header(path: Path) -> tuple[str, list[str]]:
+    """(the header's text, its column names as the ingest reads them: shared.inputs.header_names)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         first = handle.readline()
     if not first.strip():
         raise InputFileError(str(path), 1, "empty file: expected a header row")
-    return first if first.endswith("\n") else first + "\n", next(csv.reader([first]))
+    try:
+        fields = next(csv.reader([first]))
+    except csv.Error as exc:
+        raise InputFileError(str(path), 1, f"unreadable header: {exc}") from None
+    return first if first.endswith("\n") else first + "\n", header_names(fields)
 
 
 @dataclass(frozen=True)

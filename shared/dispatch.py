@@ -186,11 +186,11 @@ def person_of(customer: dict[str, Any] | None) -> Person | None:
 
 
 def place_of(household: dict[str, Any]) -> Place:
-    from datetime import date
+    from shared.domain.journey import parse_marketable
 
     return Place(
         household_id=household["household_id"],
-        marketable_from=date.fromisoformat(household["marketable_from"]),
+        marketable_from=parse_marketable(household["marketable_from"]),  # a date or an instant
         canton=household["canton"],
         no_ads_sticker=bool(household.get("no_ads_sticker")),
     )

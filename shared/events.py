@@ -7,9 +7,9 @@ declared here, so code and wiring cannot drift apart.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SOURCE = "channel-dispatch"
 VERSION = "1"
@@ -43,6 +43,11 @@ REJECTED_PREFIX = "rejected/"
 HELD_PREFIX = "held/"  # a CRM extract held, not applied (it would retire too many customers), with its reason
 
 
+#: fair play's start: a date (00:00 in the campaign's time zone) or an instant (a date-time with offset); an
+#: instant is tried first, so '2027-03-10T00:00:00+01:00' keeps its offset and '2027-03-10' stays a date
+MarketableFrom = Annotated[AwareDatetime | date, Field(union_mode="left_to_right")]
+
+
 class EventDetail(BaseModel):
     """Every payload carries its version and a correlation id that follows the household."""
 
@@ -54,7 +59,7 @@ class EventDetail(BaseModel):
 class HouseholdConnected(EventDetail):
     household_id: str
     connected_at: datetime
-    marketable_from: date
+    marketable_from: MarketableFrom
     max_down_mbps: int
     canton: str
     commune: str
@@ -66,7 +71,7 @@ class HouseholdSegmented(EventDetail):
     customer_id: str | None
     current_down_mbps: int | None
     control_group: bool
-    marketable_from: date
+    marketable_from: MarketableFrom
     max_down_mbps: int
     canton: str
     commune: str

@@ -30,7 +30,9 @@ from shared.domain.phone import normalise_phone
 
 __all__ = [
     "CANTONS",
+    "FIELD_IGNORED",
     "MODELS",
+    "ROW_REJECTED",
     "Canton",
     "Channel",
     "CustomerRow",
@@ -42,7 +44,9 @@ __all__ = [
     "Rejected",
     "ResponseRow",
     "ResponseType",
+    "column_index",
     "columns",
+    "header_names",
     "open_rows",
     "read_rows",
     "required_columns",
@@ -66,9 +70,12 @@ _MAX_RAW = 10_000  # characters of a record kept in a rejection record
 # --------------------------------------------------------------------------- field rules
 
 
-def _fail(message: str) -> PydanticCustomError:
-    """A validation error whose message is used verbatim in the rejection reason."""
-    return PydanticCustomError("input_rule", "{message}", {"message": message})
+def _fail(message: str, field: str | None = None) -> PydanticCustomError:
+    """A validation error whose message is used verbatim in the rejection reason.
+
+    A rule across fields names the field it holds against (`field`), so that field alone can be ignored.
+    """
+    return PydanticCustomError("input_rule", "{message}", {"message": message, "field": field})
 
 
 _BOOLS = {"true": True, "false": False}
@@ -119,6 +126,33 @@ def _parse_date(value: object) -> date:
     elif isinstance(value, date) and not isinstance(value, datetime):
         return value
     raise _fail("expected a date YYYY-MM-DD")
+
+
+_MARKETABLE = "expected a date YYYY-MM-DD or an ISO 8601 date-time with offset or Z"
+
+
+def _parse_marketable(value: object) -> date | datetime:
+    """A calendar date (from 00:00 in the campaign's time zone) or an instant (a date-time with offset or Z)."""
+    if isinstance(value, str):
+        if len(value) == 10:
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        elif len(value) > 10 and value[10] in "Tt ":
+            try:
+                parsed = _from_iso_time(value)
+            except ValueError:
+                pass
+            else:
+                if parsed.tzinfo is not None:
+                    return parsed
+    elif isinstance(value, datetime):
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            return value
+    elif isinstance(value, date):
+        return value
+    raise _fail(_MARKETABLE)
 
 
 _CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"  # C0, DEL, C1, line/paragraph separators
@@ -273,6 +307,17 @@ Day = Annotated[
         "expected a date YYYY-MM-DD",
     ),
 ]
+MarketableFrom = Annotated[
+    date | datetime,
+    PlainValidator(_parse_marketable),
+    # the common spelling, a plain date, without a call into Python (as Day)
+    _FastPath(
+        core_schema.chain_schema(
+            [core_schema.str_schema(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), core_schema.date_schema(strict=False)]
+        ),
+        _MARKETABLE,
+    ),
+]
 Id = Annotated[
     str,
     Field(
@@ -283,7 +328,8 @@ Id = Annotated[
 OptionalId = Annotated[Id | None, BeforeValidator(_empty_to_none)]
 Name = Annotated[
     str,
-    Field(pattern=_text_pattern(60), description="expected text"),
+    # empty: no name (a malformed one is read as that, so the customer stays)
+    Field(pattern=f"^$|{_text_pattern(60)}", description="expected text"),
     _text_problem(60),
 ]
 Street = Annotated[
@@ -315,6 +361,19 @@ def _canton(value: object) -> str:
     raise _fail(_CANTON_DESC)
 
 
+@dataclass(frozen=True)
+class Fallback:
+    """How a malformed field is read instead of rejecting its row: the value taken, and in words what that means."""
+
+    raw: str
+    meaning: str
+
+
+_LEFT_EMPTY = Fallback("", "left empty")
+_AS_FALSE = Fallback("false", "read as false")
+_AS_TRUE = Fallback("true", "read as true")
+
+
 class _Row(BaseModel):
     """Common configuration of the input rows."""
 
@@ -324,6 +383,9 @@ class _Row(BaseModel):
     optional_columns: ClassVar[frozenset[str]] = frozenset()
     #: a column whose values must be unique within the file (later duplicates are rejected)
     unique_column: ClassVar[str | None] = None
+    #: fields whose malformed value is read the safe way (the row is kept, the field listed as ignored);
+    #: a malformed value of any other field rejects the row
+    fallbacks: ClassVar[dict[str, Fallback]] = {}
 
 
 # --------------------------------------------------------------------------- the three rows
@@ -333,14 +395,32 @@ class CustomerRow(_Row):
     """One line of customers.csv (the CRM extract)."""
 
     unique_column: ClassVar[str | None] = "customer_id"
+    # Only a row without its ids is meaningless: a bad contact field makes that channel unusable, a bad
+    # flag reads the way that contacts less (no consent, an objection, no relationship claimed).
+    fallbacks: ClassVar[dict[str, Fallback]] = {
+        "first_name": _LEFT_EMPTY,
+        "last_name": _LEFT_EMPTY,
+        "language": Fallback("", "left empty (the household's region decides)"),
+        "email": _LEFT_EMPTY,
+        "mobile": _LEFT_EMPTY,
+        "phone_listing": Fallback("unlisted", "read as unlisted"),
+        "has_internet": _AS_FALSE,
+        "internet_down_mbps": _LEFT_EMPTY,
+        "has_mobile": _AS_FALSE,
+        "email_consent": _AS_FALSE,
+        "sms_consent": _AS_FALSE,
+        "call_consent": _AS_FALSE,
+        "do_not_call": _AS_TRUE,
+        "do_not_mail": _AS_TRUE,
+    }
 
     customer_id: Id
     household_id: Id
     first_name: Name
     last_name: Name
     language: Annotated[
-        Language,
-        BeforeValidator(_lower),
+        Language | None,
+        BeforeValidator(_optional_code),
         Field(description="expected de, fr, it or en"),
     ]
     email: Annotated[str | None, PlainValidator(_email)] = None
@@ -364,7 +444,8 @@ class CustomerRow(_Row):
         """A download speed only makes sense with an internet product."""
         if not self.has_internet and self.internet_down_mbps is not None:
             raise _fail(
-                f"internet_down_mbps: expected empty when has_internet is false, got '{self.internet_down_mbps}'"
+                f"internet_down_mbps: expected empty when has_internet is false, got '{self.internet_down_mbps}'",
+                field="internet_down_mbps",
             )
         return self
 
@@ -376,6 +457,9 @@ class CustomerRow(_Row):
 
 class FeedRow(_Row):
     """One line of rollout.csv (the rollout feed)."""
+
+    # The address, the times and the speed are what the row is for: only the sticker has a safe reading.
+    fallbacks: ClassVar[dict[str, Fallback]] = {"no_ads_sticker": _AS_TRUE}
 
     household_id: Id
     street: Street
@@ -390,7 +474,7 @@ class FeedRow(_Row):
         Field(description=_CANTON_DESC),
     ]
     connected_at: Time
-    marketable_from: Day
+    marketable_from: MarketableFrom
     max_down_mbps: Annotated[
         int,
         Field(gt=0, le=_MAX_MBPS, description=f"expected a whole number 1..{_MAX_MBPS}"),
@@ -461,14 +545,27 @@ class InputFileError(Exception):
         self.message = message
 
 
+ROW_REJECTED = "row rejected"
+FIELD_IGNORED = "field ignored"
+
+
 @dataclass(frozen=True)
 class Rejected:
-    """A rejected record: where it starts (header = line 1), why, and its original text."""
+    """A rejected record or field: where it starts (header = line 1), why, its original text and what was done.
+
+    `action` is ROW_REJECTED (the row was not taken) or FIELD_IGNORED (the row was taken, this field read the
+    safe way; the reason names the field, what was expected and how it was read).
+    """
 
     source: str
     line: int
     reason: str
     raw: str
+    action: str = ROW_REJECTED
+
+    @property
+    def row_rejected(self) -> bool:
+        return self.action == ROW_REJECTED
 
 
 M = TypeVar("M", bound=_Row)
@@ -505,20 +602,53 @@ def _expectation(field: FieldInfo | None, kind: str, message: str, value: object
     return field.description or message
 
 
-def _reason(model: type[_Row], error: ValidationError, data: dict[str, str]) -> str:
-    """Turn pydantic's errors into "field: expectation, got 'value'" parts joined by '; '."""
-    parts: list[str] = []
+def _problems(model: type[_Row], error: ValidationError, data: dict[str, str]) -> list[tuple[str | None, str]]:
+    """Pydantic's errors as (field, "field: expectation, got 'value'"); field None when a rule names none."""
+    parts: list[tuple[str | None, str]] = []
     for item in error.errors(include_url=False):
         loc = item["loc"]
         if not loc:  # a rule across fields: the message names the field(s) itself
-            parts.append(item["msg"])
+            parts.append(((item.get("ctx") or {}).get("field"), item["msg"]))
             continue
         name = str(loc[0])
         field = model.model_fields.get(name)
         value = data.get(name, item["input"])
         expectation = _expectation(field, item["type"], item["msg"], value)
-        parts.append(f"{name}: {expectation}, got {_short(value)}")
-    return "; ".join(parts)
+        parts.append((name, f"{name}: {expectation}, got {_short(value)}"))
+    return parts
+
+
+def _reason(model: type[_Row], error: ValidationError, data: dict[str, str]) -> str:
+    """Turn pydantic's errors into "field: expectation, got 'value'" parts joined by '; '."""
+    return "; ".join(text for _, text in _problems(model, error, data))
+
+
+def _salvage(
+    model: type[M], error: ValidationError, data: dict[str, str], validate: Callable[[dict[str, str]], M]
+) -> tuple[M | None, list[str]]:
+    """A record that failed validation, read again with its malformed optional fields taken the safe way.
+
+    Returns (row, one reason per field ignored), or (None, [the row's reason]) when a field without a
+    safe reading is malformed. Rules across fields may fail only once the fields are read, hence the loop.
+    """
+    fallbacks = model.fallbacks
+    first = error
+    fixed = dict(data)
+    notes: list[str] = []
+    for _ in range(len(fallbacks) + 1):
+        readings = [(name, fallbacks.get(name or ""), text) for name, text in _problems(model, error, fixed)]
+        # no safe reading, or the safe reading itself failed: the row goes
+        if any(fallback is None or fixed.get(name or "") == fallback.raw for name, fallback, _ in readings):
+            break
+        for name, fallback, text in readings:
+            if name is not None and fallback is not None:
+                notes.append(f"{text}; {fallback.meaning}")
+                fixed[name] = fallback.raw
+        try:
+            return validate(fixed), notes
+        except ValidationError as again:
+            error = again
+    return None, [_reason(model, first, data)]
 
 
 MODELS: dict[str, type[_Row]] = {
@@ -528,16 +658,29 @@ MODELS: dict[str, type[_Row]] = {
 }
 
 
-def _column_index(header: list[str], model: type[_Row], file_name: str) -> dict[str, int]:
-    """Map each model field present in the header to its column; raise when required ones are missing."""
-    names = [name.strip(" ").lower() for name in header]
+def header_names(header: list[str]) -> list[str]:
+    """A header row's column names as every reader of the project compares them (the ingest, `dispatch run`):
+    a BOM, outer white space and case do not count."""
+    names = [name.strip().lower() for name in header]
+    if names and names[0].startswith("\ufeff"):
+        names[0] = names[0][1:].strip()
+    return names
+
+
+def column_index(header: list[str], model: type[_Row], file_name: str) -> dict[str, int]:
+    """Map each model field present in the header to its column.
+
+    Raises InputFileError (line 1) for an empty header, a duplicated column of the model (which of the two
+    would count is anybody's guess) or missing required columns. Other columns are ignored.
+    """
+    names = header_names(header)
     if not any(names):
         raise InputFileError(file_name, 1, "empty header, expected: " + ", ".join(columns(model)))
     index: dict[str, int] = {}
     for position, name in enumerate(names):
         if name in model.model_fields:
             if name in index:
-                raise InputFileError(file_name, 1, f"duplicate column: {name}")
+                raise InputFileError(file_name, 1, f"duplicate column {name!r}")
             index[name] = position
     missing = [name for name in required_columns(model) if name not in index]
     if missing:
@@ -580,7 +723,7 @@ def read_rows(lines: Iterable[str], model: type[M], source: str, file_name: str)
         raise InputFileError(file_name, 1, "empty file, expected a header row") from None
     except csv.Error as exc:
         raise InputFileError(file_name, 1, f"unreadable header: {exc}") from None
-    index = _column_index(header, model, file_name)
+    index = column_index(header, model, file_name)
     return _records(reader, used, _Target(model, source, index, len(header)))
 
 
@@ -632,18 +775,25 @@ def _records(reader: Iterator[list[str]], used: list[str], target: _Target[M]) -
                     data = fields_of(fields)
                     try:
                         row = validate(data)
-                    except ValidationError as exc:
-                        yield Rejected(source, line, _reason(target.model, exc, data), _raw(used))
+                    except ValidationError as exc:  # the rare case: no speed needed here
+                        salvaged, notes = _salvage(target.model, exc, data, validate)
+                        if salvaged is None:
+                            yield Rejected(source, line, notes[0], _raw(used))
+                            used.clear()
+                            continue
+                        row = salvaged
+                        if unique is None or seen.get(getattr(row, unique), line) == line:
+                            for note in notes:
+                                yield Rejected(source, line, note, _raw(used), FIELD_IGNORED)
+                    if unique is None:
+                        yield line, row
                     else:
-                        if unique is None:
+                        key = getattr(row, unique)
+                        first = seen.setdefault(key, line)
+                        if first == line:
                             yield line, row
                         else:
-                            key = getattr(row, unique)
-                            first = seen.setdefault(key, line)
-                            if first == line:
-                                yield line, row
-                            else:
-                                yield Rejected(source, line, f"{unique}: duplicate of line {first}", _raw(used))
+                            yield Rejected(source, line, f"{unique}: duplicate of line {first}", _raw(used))
                 elif fields:  # a blank line is no record
                     yield Rejected(source, line, f"expected {width} fields, got {len(fields)}", _raw(used))
                 used.clear()

@@ -1,7 +1,10 @@
 """Ingest: a rollout feed or CRM extract dropped in S3 becomes households and customers in DynamoDB.
 
 Rows are validated as they stream in; good rows go on (feed rows announce `HouseholdConnected`),
-bad rows are listed with their line and reason in `rejected/<drop>.csv` beside the drop.
+bad rows and ignored fields are listed with their line, reason and action in `rejected/<drop>` beside the drop.
+A drop that is unusable as a whole (a duplicated or missing column, not UTF-8) is set aside: copied to
+`rejected/<drop>` with its reason in `rejected/<drop>.reason.txt`, a log line and a metric (the template's alarm),
+never retried into a DLQ. The original stays where it was dropped: no function may delete objects (least privilege).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from shared.aws import client
 from shared.bus import Outgoing, Publisher
@@ -22,13 +26,79 @@ from shared.settings import Settings
 from shared.stores.dynamo import batch_put
 
 CHUNK = 500
+REJECTED_COLUMNS = ["source", "line", "reason", "raw", "action"]  # rejected.csv of the contract
+
+
+REASON_SUFFIX = ".reason.txt"  # beside a drop moved aside: why it was refused
+DROPS_REFUSED = "DropsRefused"  # the metric (and the template's alarm) of drops moved aside
 
 
 @dataclass(frozen=True)
 class IngestResult:
     key: str
     accepted: int
-    rejected: int
+    rejected: int  # rows rejected
+    ignored: int = 0  # fields ignored in rows that were kept
+
+
+def dropped_object(detail: dict[str, Any], prefixes: tuple[str, ...]) -> tuple[str, str] | None:
+    """(bucket, key) of the object an S3 "Object Created" notification names, or None for one to leave alone.
+
+    S3 URL-encodes object keys in its notifications (form encoding: a space is '+', a '+' is '%2B'), so the
+    key is decoded; a key S3 sent as it is (one holding a literal '+' or '%') is tried as given when the
+    decoded one does not exist. A folder object (`feed/`, what the console's "Create folder" makes) and a
+    key outside `prefixes` are logged and ignored: neither is a drop, and failing would only fill the DLQ.
+    """
+    bucket, raw = detail["bucket"]["name"], str(detail["object"]["key"])
+    key = unquote_plus(raw)
+    if key.endswith("/"):
+        _log().info("folder object ignored", extra={"bucket": bucket, "key": key})
+        return None
+    if not key.startswith(prefixes):
+        _log().warning("object outside the drop prefixes ignored", extra={"bucket": bucket, "key": key,
+                                                                          "prefixes": list(prefixes)})
+        return None
+    if key != raw and not _exists(bucket, key) and _exists(bucket, raw):
+        key = raw
+    return bucket, key
+
+
+def _exists(bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:  # 404, or 403 where the role may not list the bucket
+        if exc.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchKey", "NotFound", "Forbidden"):
+            return False
+        raise
+    return True
+
+
+def refuse_drop(bucket: str, key: str, reason: str) -> None:
+    """Set an unusable drop aside in rejected/<key>, its reason beside it; a log line and a metric say so."""
+    s3 = client("s3")
+    target = f"{REJECTED_PREFIX}{key}"
+    s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})
+    s3.put_object(Bucket=bucket, Key=target + REASON_SUFFIX, Body=(reason + "\n").encode("utf-8"),
+                  ContentType="text/plain; charset=utf-8")
+    _log().error("drop refused", extra={"bucket": bucket, "key": key, "moved_to": target, "reason": reason})
+    _count_refused()
+
+
+def _count_refused() -> None:
+    import os
+
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=DROPS_REFUSED, unit=MetricUnit.Count, value=1, namespace="channel-dispatch") as metric:
+        metric.add_dimension(name="Function", value=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"))
+
+
+def _log() -> Any:
+    from shared.handler import logger_for
+
+    return logger_for("ingest")
 
 
 def ingest_drop(s: Settings, bucket: str, key: str, now: datetime, publisher: Publisher) -> IngestResult:
@@ -59,7 +129,7 @@ def s3_lines(bucket: str, key: str) -> Iterator[str]:
 
 
 def _ingest(s: Settings, bucket: str, key: str, model: Any, source: str, flush: Any) -> IngestResult:
-    rejected: list[Rejected] = []
+    rejected: list[Rejected] = []  # rows rejected and fields ignored, in file order
     chunk: list[Any] = []
     accepted = 0
     for row in read_rows(s3_lines(bucket, key), model, source, f"s3://{bucket}/{key}"):
@@ -73,7 +143,8 @@ def _ingest(s: Settings, bucket: str, key: str, model: Any, source: str, flush: 
     if chunk:
         accepted += flush(chunk)
     write_rejected(bucket, key, rejected)
-    return IngestResult(key=key, accepted=accepted, rejected=len(rejected))
+    rows_rejected = sum(1 for r in rejected if r.row_rejected)
+    return IngestResult(key=key, accepted=accepted, rejected=rows_rejected, ignored=len(rejected) - rows_rejected)
 
 
 def household_item(row: FeedRow) -> dict[str, Any]:
@@ -120,9 +191,9 @@ def _customer_chunk(s: Settings, rows: list[CustomerRow]) -> int:
 def rejected_csv(rows: Iterable[Rejected]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["source", "line", "reason", "raw"])
+    writer.writerow(REJECTED_COLUMNS)
     for r in rows:
-        writer.writerow([r.source, r.line, r.reason, r.raw.rstrip("\r\n")])
+        writer.writerow([r.source, r.line, r.reason, r.raw.rstrip("\r\n"), r.action])
     return out.getvalue()
 
 

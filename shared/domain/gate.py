@@ -41,7 +41,7 @@ class Person:
 @dataclass(frozen=True)
 class Place:
     household_id: str
-    marketable_from: date
+    marketable_from: date | datetime  # a date (00:00 in the campaign's time zone) or an instant
     canton: str
     no_ads_sticker: bool
 

@@ -19,12 +19,34 @@ class Position:
     due_at: datetime
 
 
-def marketable_start(marketable_from: date, tz: ZoneInfo) -> datetime:
+def parse_marketable(value: str) -> date | datetime:
+    """A stored `marketable_from`: 'YYYY-MM-DD' (a date) or a full ISO 8601 date-time with offset (an instant)."""
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"marketable_from {value!r}: a date-time needs an offset or Z")
+    return parsed
+
+
+def marketable_instant(value: str | date | datetime, tz: ZoneInfo) -> datetime:
+    """Fair play: the first instant at which any operator may market to the household.
+
+    A date opens at 00:00 in the campaign's time zone; a date-time (with its offset) is that instant.
+    """
+    if isinstance(value, str):
+        value = parse_marketable(value)
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), tzinfo=tz)
+
+
+def marketable_start(marketable_from: date | datetime, tz: ZoneInfo) -> datetime:
     """Fair play: the first instant at which any operator may market to the household."""
-    return datetime.combine(marketable_from, time(0), tzinfo=tz)
+    return marketable_instant(marketable_from, tz)
 
 
-def first_position(marketable_from: date, now: datetime, tz: ZoneInfo) -> Position:
+def first_position(marketable_from: date | datetime, now: datetime, tz: ZoneInfo) -> Position:
     start = max(now, marketable_start(marketable_from, tz))
     return Position(cycle=1, step=1, cycle_started_at=start, due_at=start)
 

@@ -44,6 +44,7 @@ control_group_percent: {CONTROL_GROUP_PERCENT}
 class Record:
     values: dict[str, str]
     bad_field: str | None = None  # the field a rejection must name; None for a good record
+    ignored_field: str | None = None  # a malformed optional field: the row is kept, this field listed as ignored
 
 
 @dataclass
@@ -57,6 +58,9 @@ class Written:
 
     def bad(self) -> list[tuple[int, Record]]:
         return [(line, r) for line, r in zip(self.lines, self.records, strict=True) if r.bad_field is not None]
+
+    def ignored(self) -> list[tuple[int, Record]]:
+        return [(line, r) for line, r in zip(self.lines, self.records, strict=True) if r.ignored_field is not None]
 
 
 def write_csv(path: Path, columns: list[str], records: list[Record]) -> Written:
@@ -186,18 +190,23 @@ CUSTOMER = {c["customer_id"]: c for c in _CUSTOMERS}
 
 
 def customer_records() -> list[Record]:
-    """The good customers with bad ones mixed in; each bad one would change its household's group."""
-    good = [Record(c) for c in _CUSTOMERS]
+    """The good customers with bad ones mixed in; each bad one would change its household's group.
+
+    A bad row is one without a usable id (what makes a row meaningless); its other malformed field is named in
+    the reason too. C-04's email is malformed: the customer stays, the email is listed as ignored.
+    """
+    good = [Record({**c, "email": "ursula.weber@@sunrise.ch"}, ignored_field="email") if c["customer_id"] == "C-04"
+            else Record(c) for c in _CUSTOMERS]
     bad = [
-        Record(_person("C-X1", "ZH-10", "Anna\nMaria", "Brunner", "de", has_internet=True,
+        Record(_person("C X1", "ZH-10", "Anna\nMaria", "Brunner", "de", has_internet=True,
                        internet_down_mbps=100), "first_name"),  # quoted multi-line field
-        Record(_person("C-X2", "ZH-10", "Hans", "Moser", "de", email="hans@@bluewin.ch", has_internet=True,
+        Record(_person("C-X2!", "ZH-10", "Hans", "Moser", "de", email="hans@@bluewin.ch", has_internet=True,
                        internet_down_mbps=100, email_consent=True), "email"),
-        Record({**_person("C-X3", "VD-06", "Pierre", "Girard", "fr", has_internet=True, internet_down_mbps=100),
+        Record({**_person("C-X3", "VD 06", "Pierre", "Girard", "fr", has_internet=True, internet_down_mbps=100),
                 "has_mobile": "oui"}, "has_mobile"),
-        Record(_person("C-X4", "TI-03", "Luca", "Fontana", "rm", has_mobile=True), "language"),
-        Record(_person("C-X5", "TI-04", "Paola", "=cmd|' /C calc'!A0", "it", has_mobile=True), "last_name"),
-        Record(_person("C-X6", "VD-07", "Yves", "Pittet", "fr", mobile="079 12", has_mobile=True), "mobile"),
+        Record(_person("=C-X4", "TI-03", "Luca", "Fontana", "rm", has_mobile=True), "language"),
+        Record(_person("C-X5", "TI 04", "Paola", "=cmd|' /C calc'!A0", "it", has_mobile=True), "last_name"),
+        Record(_person("C-X6", "VD/07", "Yves", "Pittet", "fr", mobile="079 12", has_mobile=True), "mobile"),
     ]
     records = [*good[:3], bad[0], *good[3:6], bad[1], *good[6:10], bad[2], bad[3], *good[10:15], bad[4],
                *good[15:], bad[5]]
@@ -228,7 +237,8 @@ def feed_records() -> list[Record]:
         Record(_feed_row(HOUSE["VD-07"], household_id="X-04", canton="ZR"), "canton"),
         Record(_feed_row(zh, household_id="X-05", street='=HYPERLINK("http://example.com/win","Gewinn")'),
                "street"),
-        Record(_feed_row(HOUSE["TI-04"], household_id="X-06", no_ads_sticker="ja"), "no_ads_sticker"),
+        Record(_feed_row(HOUSE["TI-04"], household_id="X-06", no_ads_sticker="ja", max_down_mbps="fast"),
+               "max_down_mbps"),  # the sticker alone would be read as one (field ignored); the speed rejects
     ]
     resent_ti = Record(_feed_row(HOUSE["TI-03"]))
     resent_vd = Record(_feed_row(HOUSE["VD-01"], connected_at=VD01_RESENT_AT))

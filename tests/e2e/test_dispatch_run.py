@@ -45,9 +45,10 @@ class Run:
     def jsonl(self, name: str) -> list[dict[str, Any]]:
         return b.read_jsonl(self.out / name)
 
-    def rejected(self, source: str) -> dict[int, dict[str, str]]:
+    def rejected(self, source: str, action: str = "row rejected") -> dict[int, dict[str, str]]:
         with (self.out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
-            return {int(r["line"]): r for r in csv.DictReader(handle) if r["source"] == source}
+            return {int(r["line"]): r for r in csv.DictReader(handle) if r["source"] == source
+                    and r["action"] == action}
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,16 @@ def test_customer_rows_are_accepted_or_rejected_at_their_line(run: Run, househol
     for household_id, house in b.HOUSE.items():
         expected = None if house.kind == "none" else house.kind
         assert households[household_id]["target_group"] == expected, household_id
+
+
+def test_a_malformed_email_is_ignored_and_the_customer_kept(run: Run, households: dict[str, Any]) -> None:
+    """Issue 13.1: rejected.csv lists the field ignored at its line; the customer (and the group) stays."""
+    ((line, record),) = run.inputs.customers.ignored()
+    ignored = run.rejected("customers", "field ignored")
+    assert sorted(ignored) == [line]
+    assert ignored[line]["reason"].startswith("email: expected a valid e-mail address, got 'ursula.weber@@sunrise")
+    assert ignored[line]["raw"].startswith(record.values["customer_id"] + ",")
+    assert households[record.values["household_id"]]["target_group"] == "upgrade"
 
 
 def test_response_rows_are_accepted_or_rejected_at_their_line(run: Run) -> None:

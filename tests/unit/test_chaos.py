@@ -321,3 +321,41 @@ def test_a_message_is_known_by_its_content_in_every_run() -> None:
     assert first != _body_of("ResponsesQueue", message("a1", "dispatch-3-1234"), "dispatch-3-1234")
     other = {"Body": json.dumps({"id": "a1", "source": "aws.s3", "time": "2026-03-02T09:00:00Z"})}
     assert first != _body_of("IngestQueue", other, "dispatch-3-1234")
+
+
+_CRM_HEADER = ("customer_id,household_id,first_name,last_name,language,email,mobile,phone_listing,has_internet,"
+               "internet_down_mbps,has_mobile,email_consent,sms_consent,call_consent,do_not_call,do_not_mail\n")
+
+
+def test_the_rule_check_reads_what_the_product_accepted(tmp_path: Path) -> None:
+    """Issue 13.10: a rejected CRM row (empty customer_id) and partially addressed pieces (customer None) give no
+    false finding; a field the ingest ignored counts as the ingest took it."""
+    # Given a CRM extract with a row the ingest rejects (no customer_id) in another household, and an email the
+    # ingest ignores (a space in it)
+    crm = tmp_path / "customers.csv"
+    crm.write_text(_CRM_HEADER
+                   + "C1,H1,Anna,Muster,de,anna@example.ch,079 123 45 67,listed,true,100,false,true,false,false,"
+                     "false,false\n"
+                   + ",H9,Nobody,Here,de,,,listed,true,100,false,false,false,false,false,false\n"
+                   + "C2,H2,Luca,Rossi,it,luca @example.ch,,listed,true,100,false,true,false,false,false,false\n",
+                   encoding="utf-8")
+    _write(tmp_path / "households.jsonl", [{"household_id": h, "marketable_from": "2026-03-09T06:00:00+01:00",
+                                            "canton": "ZH"} for h in ("H1", "H2", "H3")])
+    pieces = [{**_contact(10 + n, household=h, channel="print", at=f"2026-03-1{n}T17:00:00+01:00"),
+               "customer_id": None, "kind": "partially_addressed", "target_group": "prospect"}
+              for n, h in enumerate(("H2", "H3"))]
+    _write(tmp_path / "contact-history.jsonl", [_contact(1, at="2026-03-10T10:00:00+01:00"), *pieces])
+    _write(tmp_path / "print" / "b1.csv", [])
+    (tmp_path / "print" / "b1.csv").write_text("piece_id\nc10\nc11\n", encoding="utf-8")
+    # When the rules are checked against that extract, then nothing is found
+    assert check_invariants(tmp_path, crm) == []
+    # ... while an email to the customer whose address the ingest ignored is one
+    _write(tmp_path / "contact-history.jsonl", [{**_contact(2, household="H2", at="2026-03-10T10:00:00+01:00"),
+                                                "customer_id": "C2"}])
+    assert check_invariants(tmp_path, crm) == ["eligibility: email c2 (H2) without an address and email consent"]
+
+
+def test_fair_play_with_marketable_from_as_an_instant(tmp_path: Path) -> None:
+    _write(tmp_path / "households.jsonl", [{"household_id": "H1", "marketable_from": "2026-03-10T12:00:00+01:00"}])
+    _write(tmp_path / "contact-history.jsonl", [_contact(1, at="2026-03-10T10:00:00+01:00")])
+    assert [f.split(" at ")[0] for f in check_invariants(tmp_path)] == ["fair play: c1 (H1)"]

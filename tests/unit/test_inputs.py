@@ -15,12 +15,14 @@ from pydantic import BaseModel
 
 from shared.inputs import (
     CANTONS,
+    FIELD_IGNORED,
     CustomerRow,
     FeedRow,
     InputFileError,
     Rejected,
     ResponseRow,
     columns,
+    header_names,
     open_rows,
     read_rows,
     required_columns,
@@ -109,6 +111,16 @@ def reason(model: type[Any], base: dict[str, str], **changes: str) -> str:
     return result.reason
 
 
+def kept(model: type[Any], base: dict[str, str], **changes: str) -> tuple[Any, list[str]]:
+    """Read a single-row file whose row is kept with fields ignored: (the row, the reason of each field ignored)."""
+    source = {FeedRow: "feed", CustomerRow: "customers", ResponseRow: "responses"}[model]
+    *notes, last = read(csv_text([{**base, **changes}]), model, source)
+    assert not isinstance(last, Rejected), last
+    assert last[0] == 2
+    assert all(isinstance(n, Rejected) and n.action == FIELD_IGNORED and n.line == 2 for n in notes), notes
+    return last[1], [n.reason for n in notes]
+
+
 def accepted(model: type[Any], base: dict[str, str], **changes: str) -> Any:
     result = one(model, base, **changes)
     assert not isinstance(result, Rejected), result
@@ -170,9 +182,26 @@ def test_naive_or_non_iso_times_are_rejected(value: str) -> None:
     assert reason(FeedRow, FEED, connected_at=value).startswith("connected_at: expected an ISO 8601 time with offset")
 
 
-@pytest.mark.parametrize("value", ["2026-03-20T00:00:00+01:00", "20.03.2026", "2026-02-30", "2026-3-20", ""])
-def test_marketable_from_is_a_plain_date(value: str) -> None:
-    assert reason(FeedRow, FEED, marketable_from=value).startswith("marketable_from: expected a date YYYY-MM-DD")
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-20", date(2026, 3, 20)),
+        ("2027-03-10T00:00:00+01:00", datetime(2027, 3, 10, tzinfo=timezone(timedelta(hours=1)))),
+        ("2027-03-10T06:30:00Z", datetime(2027, 3, 10, 6, 30, tzinfo=UTC)),
+        ("2027-03-10 06:30+02:00", datetime(2027, 3, 10, 6, 30, tzinfo=timezone(timedelta(hours=2)))),
+    ],
+)
+def test_marketable_from_is_a_date_or_an_instant(value: str, expected: date) -> None:
+    """Issue 13.3: a rollout system that writes timestamps loses no row."""
+    got = accepted(FeedRow, FEED, marketable_from=value).marketable_from
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+@pytest.mark.parametrize("value", ["2026-03-20T00:00:00", "20.03.2026", "2026-02-30", "2026-3-20", "", "2026-03-20X"])
+def test_marketable_from_local_times_and_other_notations_are_rejected(value: str) -> None:
+    assert reason(FeedRow, FEED, marketable_from=value).startswith(
+        "marketable_from: expected a date YYYY-MM-DD or an ISO 8601 date-time with offset or Z")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "fast", "1.5", "100001", ""])
@@ -189,8 +218,11 @@ def test_booleans(value: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize("value", ["yes", "no", "1", "0", "t", "ja", "", "on"])
-def test_other_booleans_rejected(value: str) -> None:
-    assert reason(FeedRow, FEED, no_ads_sticker=value) == f"no_ads_sticker: expected true or false, got '{value}'"
+def test_other_sticker_spellings_read_as_a_sticker(value: str) -> None:
+    """A malformed no_ads_sticker keeps the row and reads the safe way: a sticker."""
+    row, notes = kept(FeedRow, FEED, no_ads_sticker=value)
+    assert row.no_ads_sticker is True
+    assert notes == [f"no_ads_sticker: expected true or false, got '{value}'; read as true"]
 
 
 @pytest.mark.parametrize("value", ["12", "12a", "12 B", "12bis", "3-5", "12/1", "7.1", "1", "9999"])
@@ -273,46 +305,84 @@ def test_former_customer() -> None:
 
 
 @pytest.mark.parametrize("value", ["anna@@bluewin.ch", "anna", "anna@", "@bluewin.ch", "anna bluewin.ch"])
-def test_bad_email(value: str) -> None:
-    assert reason(CustomerRow, CUSTOMER, email=value).startswith("email: expected a valid e-mail address")
+def test_bad_email_is_ignored_and_the_customer_kept(value: str) -> None:
+    """Issue 13.1: one malformed field no longer drops the customer with their objections."""
+    row, notes = kept(CustomerRow, CUSTOMER, email=value, do_not_mail="true")
+    assert row.email is None
+    assert (row.customer_id, row.household_id, row.has_internet, row.do_not_mail) == (
+        "C-100001", "HH-000001", True, True)
+    assert row.mobile == "+41791234567"
+    (note,) = notes
+    assert note.startswith("email: expected a valid e-mail address, got ")
+    assert note.endswith("; left empty")
 
 
 @pytest.mark.parametrize("value", ["079 12", "12345", "+41 79 123 45 6", "079 123 45 67 ext 1", "mobile"])
-def test_bad_mobile(value: str) -> None:
-    assert reason(CustomerRow, CUSTOMER, mobile=value) == f"mobile: expected a valid phone number, got '{value}'"
+def test_bad_mobile_is_ignored_and_the_customer_kept(value: str) -> None:
+    row, notes = kept(CustomerRow, CUSTOMER, mobile=value, do_not_call="true")
+    assert (row.mobile, row.do_not_call, row.email) == (None, True, "Anna.Mueller@bluewin.ch")
+    assert notes == [f"mobile: expected a valid phone number, got '{value}'; left empty"]
 
 
 def test_foreign_mobile() -> None:
     assert accepted(CustomerRow, CUSTOMER, mobile="+49 151 23456789").mobile == "+4915123456789"
 
 
-@pytest.mark.parametrize("value", ["rm", "DE ", "german", ""])
-def test_language(value: str) -> None:
-    if value == "DE ":
-        assert accepted(CustomerRow, CUSTOMER, language=value).language == "de"
-    else:
-        assert reason(CustomerRow, CUSTOMER, language=value).startswith("language: expected de, fr, it or en")
+@pytest.mark.parametrize("value", ["rm", "german"])
+def test_unknown_language_is_ignored(value: str) -> None:
+    row, notes = kept(CustomerRow, CUSTOMER, language=value)
+    assert row.language is None
+    assert notes == [f"language: expected de, fr, it or en, got '{value}'; left empty (the household's region decides)"]
+
+
+def test_language_case_and_empty() -> None:
+    assert accepted(CustomerRow, CUSTOMER, language="DE ").language == "de"
+    assert accepted(CustomerRow, CUSTOMER, language="").language is None
 
 
 @pytest.mark.parametrize("value", ["public", "", "secret"])
-def test_phone_listing(value: str) -> None:
-    assert reason(CustomerRow, CUSTOMER, phone_listing=value).startswith("phone_listing: expected listed")
+def test_phone_listing_malformed_reads_as_unlisted(value: str) -> None:
+    row, notes = kept(CustomerRow, CUSTOMER, phone_listing=value)
+    assert row.phone_listing == "unlisted"
+    (note,) = notes
+    assert note.startswith("phone_listing: expected listed") and note.endswith("; read as unlisted")
 
 
 def test_speed_rules() -> None:
     assert accepted(CustomerRow, CUSTOMER, internet_down_mbps="0").internet_down_mbps == 0
     assert accepted(CustomerRow, CUSTOMER, internet_down_mbps="").internet_down_mbps is None
-    assert reason(CustomerRow, CUSTOMER, internet_down_mbps="-5").startswith("internet_down_mbps: expected empty")
-    assert reason(CustomerRow, CUSTOMER, has_internet="false") == (
-        "internet_down_mbps: expected empty when has_internet is false, got '100'"
-    )
+    row, notes = kept(CustomerRow, CUSTOMER, internet_down_mbps="-5")
+    assert row.internet_down_mbps is None and notes[0].startswith("internet_down_mbps: expected empty")
+    row, notes = kept(CustomerRow, CUSTOMER, has_internet="false")
+    assert (row.has_internet, row.internet_down_mbps) == (False, None)
+    assert notes == ["internet_down_mbps: expected empty when has_internet is false, got '100'; left empty"]
+
+
+def test_a_bad_relationship_flag_cascades_to_the_speed() -> None:
+    """has_internet unreadable -> read as false; then the speed beside it makes no sense and is ignored too."""
+    row, notes = kept(CustomerRow, CUSTOMER, has_internet="ja")
+    assert (row.has_internet, row.internet_down_mbps) == (False, None)
+    assert notes == ["has_internet: expected true or false, got 'ja'; read as false",
+                     "internet_down_mbps: expected empty when has_internet is false, got '100'; left empty"]
 
 
 @pytest.mark.parametrize("column", ["first_name", "last_name"])
 def test_names_are_csv_safe(column: str) -> None:
-    assert reason(CustomerRow, CUSTOMER, **{column: "=cmd|' /C calc'!A0"}).startswith(f"{column}: must not start with")
-    assert "control characters" in reason(CustomerRow, CUSTOMER, **{column: "Anna\r\nMaria"})
+    row, notes = kept(CustomerRow, CUSTOMER, **{column: "=cmd|' /C calc'!A0"})
+    assert getattr(row, column) == "" and notes[0].startswith(f"{column}: must not start with")
+    row, notes = kept(CustomerRow, CUSTOMER, **{column: "Anna\r\nMaria"})
+    assert getattr(row, column) == "" and "control characters" in notes[0]
     assert accepted(CustomerRow, CUSTOMER, **{column: "Anne-Marie"})
+
+
+@pytest.mark.parametrize("column", ["customer_id", "household_id"])
+@pytest.mark.parametrize("value", ["", "C 1", "=1+1"])
+def test_only_missing_or_bad_ids_reject_a_customer(column: str, value: str) -> None:
+    """What makes a row meaningless rejects it, and the reason lists every problem of the row."""
+    result = one(CustomerRow, CUSTOMER, email="bad address", **{column: value})
+    assert isinstance(result, Rejected) and result.action == "row rejected"
+    assert result.reason.startswith(f"{column}: expected an id")
+    assert "email: expected a valid e-mail address" in result.reason
 
 
 @pytest.mark.parametrize(
@@ -327,8 +397,12 @@ def test_names_are_csv_safe(column: str) -> None:
         "do_not_mail",
     ],
 )
-def test_every_customer_boolean(column: str) -> None:
-    assert reason(CustomerRow, CUSTOMER, **{column: "ja"}) == f"{column}: expected true or false, got 'ja'"
+def test_every_customer_boolean_reads_the_safe_way(column: str) -> None:
+    """A consent or a relationship reads as false, an objection as true."""
+    row, notes = kept(CustomerRow, CUSTOMER, **{column: "ja"}, internet_down_mbps="")
+    safe = column in ("do_not_call", "do_not_mail")
+    assert getattr(row, column) is safe
+    assert notes == [f"{column}: expected true or false, got 'ja'; read as {str(safe).lower()}"]
 
 
 def test_duplicate_customer_id_keeps_the_first() -> None:
@@ -487,10 +561,17 @@ def test_empty_file(text: str, message: str) -> None:
         read(text)
 
 
-def test_duplicate_column() -> None:
-    header = [*FEED, "postcode"]
-    with pytest.raises(InputFileError, match="duplicate column: postcode"):
-        read(csv_text([FEED], header))
+@pytest.mark.parametrize("again", ["canton", " Canton ", "CANTON"])
+def test_duplicate_column(again: str) -> None:
+    """Issue 13.4: a column exported twice refuses the file, however the second one is spelled."""
+    header = [*FEED, again]
+    with pytest.raises(InputFileError) as info:
+        read_rows(csv_text([FEED], header).splitlines(), FeedRow, "feed", "rollout.csv")
+    assert str(info.value) == "rollout.csv:1: duplicate column 'canton'"
+
+
+def test_header_names_one_rule_for_every_reader() -> None:
+    assert header_names(["\ufeff Household_ID ", "CANTON\t", "Note"]) == ["household_id", "canton", "note"]
 
 
 def test_wrong_field_count_and_blank_lines() -> None:
@@ -608,11 +689,11 @@ def test_safe_text_round_trips_through_csv(street: str, locality: str) -> None:
 
 @given(st.text(max_size=12))
 def test_booleans_only_true_false(value: str) -> None:
-    result = one(FeedRow, FEED, no_ads_sticker=value)
+    *notes, (_, row) = read(csv_text([{**FEED, "no_ads_sticker": value}]))
     if value.strip(" ").lower() in ("true", "false"):
-        assert not isinstance(result, Rejected)
+        assert not notes and row.no_ads_sticker is (value.strip(" ").lower() == "true")
     else:
-        assert isinstance(result, Rejected)
+        assert [n.action for n in notes] == [FIELD_IGNORED] and row.no_ads_sticker is True
 
 
 @given(st.text(max_size=6))
@@ -634,3 +715,124 @@ def test_reader_never_crashes_on_garbage(garbage: str) -> None:
     results = read(csv_text([FEED]) + garbage)
     assert results[0][0] == 2
     assert all(isinstance(r, Rejected) or isinstance(r[1], FeedRow) for r in results)
+
+
+# --------------------------------------------------------------------------- what people really write
+#
+# Real-looking rows, mutated the way exports and hands mutate them: spaces around values, the case of
+# booleans and codes, a BOM, quoting, line ends, header case, phone and date notations. Every good value
+# is read right; every malformed optional field is ignored the safe way and listed; no row is ever lost.
+
+_MOBILE_NOTATIONS = [
+    lambda n: f"0{n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+    lambda n: f"+41 {n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+    lambda n: f"0041{n}",
+    lambda n: f"0{n[:2]}/{n[2:5]} {n[5:7]} {n[7:]}",
+    lambda n: f"+41{n}",
+    lambda n: f"0{n[:2]}.{n[2:5]}.{n[5:7]}.{n[7:]}",
+    lambda n: f"0{n[:2]}-{n[2:5]}-{n[5:7]}-{n[7:]}",
+    lambda n: f"+41 (0){n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+]
+_BAD_VALUES = {
+    "email": ["anna muster@bluewin.ch", "anna@@bluewin.ch", "anna", "@bluewin.ch", "anna@"],
+    "mobile": ["12345", "079 12", "mobile", "+41 79 123 45 6", "079 123 45 67 ext 1"],
+    "flag": ["ja", "yes", "1", "0", "wahr", "t", "nein"],
+}
+_SAFE = {"email_consent": False, "sms_consent": False, "call_consent": False, "do_not_call": True, "do_not_mail": True}
+_FLAGS = ["has_internet", "has_mobile", *_SAFE]
+
+
+def _spelled_bool(draw: st.DrawFn, value: bool) -> str:
+    word = "true" if value else "false"
+    return "".join(c.upper() if draw(st.booleans()) else c for c in word)
+
+
+def _padded(draw: st.DrawFn, value: str) -> str:
+    return " " * draw(st.integers(0, 2)) + value + " " * draw(st.integers(0, 2))
+
+
+@st.composite
+def _customer(draw: st.DrawFn, n: int) -> tuple[dict[str, str], dict[str, Any], list[str]]:
+    """(the row as written, the values the reader must give, the fields written malformed)."""
+    local = draw(st.sampled_from(["anna", "Anna.Mueller", "hans_2", "m.rossi", "zoe+news"]))
+    domain = draw(st.sampled_from(["bluewin.ch", "Example.CH", "gmx.net", "sunrise.CH"]))
+    national = draw(st.sampled_from(["76", "77", "78", "79"])) + draw(st.text("0123456789", min_size=7, max_size=7))
+    flags = {name: draw(st.booleans()) for name in _FLAGS}
+    expected: dict[str, Any] = {
+        "customer_id": f"C-{n}", "household_id": f"HH-{n % 3}", "email": f"{local}@{domain.lower()}",
+        "mobile": f"+41{national}", "language": draw(st.sampled_from(["de", "fr", "it", "en"])),
+        **flags, "internet_down_mbps": 100 if flags["has_internet"] else None,
+    }
+    row = {"customer_id": expected["customer_id"], "household_id": expected["household_id"], "first_name": "Anna",
+           "last_name": draw(st.sampled_from(["Müller", "D'Agostino", "Rossi-Bianchi"])),
+           "language": draw(st.sampled_from([expected["language"], expected["language"].upper()])),
+           "email": f"{local}@{domain}", "mobile": draw(st.sampled_from(_MOBILE_NOTATIONS))(national),
+           "phone_listing": draw(st.sampled_from(["listed", "Starred", "UNLISTED"])),
+           "internet_down_mbps": "100" if flags["has_internet"] else "",
+           **{name: _spelled_bool(draw, value) for name, value in flags.items()}}
+    expected["phone_listing"] = row["phone_listing"].lower()
+    broken = draw(st.lists(st.sampled_from(["email", "mobile", *_SAFE]), unique=True, max_size=3))
+    for name in broken:
+        row[name] = draw(st.sampled_from(_BAD_VALUES.get(name, _BAD_VALUES["flag"])))
+        expected[name] = _SAFE.get(name)  # None for email and mobile: left empty
+    return {k: _padded(draw, v) for k, v in row.items()}, expected, broken
+
+
+@st.composite
+def _customer_file(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]], list[list[str]]]:
+    rows = [draw(_customer(n)) for n in range(draw(st.integers(1, 6)))]
+    header = [_padded(draw, name.upper() if draw(st.booleans()) else name) for name in columns(CustomerRow)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+                        lineterminator=draw(st.sampled_from(["\r\n", "\n"])))
+    writer.writerow(header)
+    for row, _, _ in rows:
+        writer.writerow([row[name] for name in columns(CustomerRow)])
+    bom = "\ufeff" if draw(st.booleans()) else ""
+    return bom + buffer.getvalue(), [e for _, e, _ in rows], [b for _, _, b in rows]
+
+
+@given(_customer_file())
+def test_customers_as_people_write_them_are_never_lost(case: tuple[str, list[dict[str, Any]], list[list[str]]]) -> None:
+    text, expected, broken = case
+    results = read(text, CustomerRow, "customers")
+    rows = [r for r in results if not isinstance(r, Rejected)]
+    notes = [r for r in results if isinstance(r, Rejected)]
+    # never a lost row ...
+    assert [line for line, _ in rows] == list(range(2, 2 + len(expected)))
+    # ... every value read right, every malformed field read the safe way ...
+    for (_, row), want in zip(rows, expected, strict=True):
+        assert {k: getattr(row, k) for k in want} == want
+    # ... and each malformed field listed once, at its line, as ignored
+    assert all(n.action == FIELD_IGNORED for n in notes)
+    assert sorted((n.line, n.reason.split(":")[0]) for n in notes) == sorted(
+        (2 + i, name) for i, names in enumerate(broken) for name in names)
+
+
+_MARKETABLE_NOTATIONS = [
+    (lambda d: d.isoformat(), lambda d: d),
+    (lambda d: f"{d}T00:00:00+01:00", lambda d: datetime.combine(d, datetime.min.time(), timezone(timedelta(hours=1)))),
+    (lambda d: f"{d}T05:30:00Z", lambda d: datetime.combine(d, datetime.min.time(), UTC) + timedelta(hours=5.5)),
+    (lambda d: f"{d} 08:00+02:00", lambda d: datetime.combine(d, datetime.min.time(), timezone(timedelta(hours=2)))
+     + timedelta(hours=8)),
+    (lambda d: f"{d}T00:00:00.000+01:00", lambda d: datetime.combine(d, datetime.min.time(),
+                                                                      timezone(timedelta(hours=1)))),
+]
+
+
+@given(day=st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 12, 31)),
+       notation=st.sampled_from(_MARKETABLE_NOTATIONS), sticker=st.sampled_from(["TRUE", "False", "true", "ja", ""]),
+       canton=st.sampled_from(["ZH", "zh", "Vd"]), pad=st.integers(0, 2), bom=st.booleans())
+def test_feed_rows_as_people_write_them(day: date, notation: Any, sticker: str, canton: str, pad: int,
+                                        bom: bool) -> None:
+    written, value = notation
+    spaces = " " * pad
+    row = {**FEED, "marketable_from": spaces + written(day) + spaces, "no_ads_sticker": spaces + sticker,
+           "canton": canton + spaces}
+    *notes, (line, got) = read(("\ufeff" if bom else "") + csv_text([row]))
+    assert line == 2
+    assert got.marketable_from == value(day) and type(got.marketable_from) is type(value(day))
+    assert got.canton == canton.upper()
+    good = sticker.lower() in ("true", "false")
+    assert got.no_ads_sticker is (sticker.lower() == "true" if good else True)
+    assert [(n.action, n.reason.split(":")[0]) for n in notes] == ([] if good else [(FIELD_IGNORED, "no_ads_sticker")])

@@ -69,5 +69,5 @@ def test_a_later_crm_extract_enters_whole_at_its_time_before_rows_of_the_same_in
     at = datetime(2027, 3, 1, 12, tzinfo=UTC)
     rows = [*timed_rows(feed, "connected_at", "feed/", START, 2), whole_file(extract, "crm/", "customers-2.csv", at, 0)]
     found = list(drops(rows, first_hourly_firing))
-    assert [d.key for d in found][0] == "crm/customers-2.csv"
+    assert found[0].key == "crm/customers-2.csv"
     assert found[0].body == extract.read_bytes() and found[0].source == extract
