@@ -84,6 +84,8 @@ def consent_and_law(request: Request, policy: GatePolicy) -> str | None:
     for blocked in ("all", channel):
         if blocked in request.suppressed:
             return f"suppressed: {blocked}"
+    if (switched_off := policy.caps.switched_off(channel)) is not None:
+        return switched_off
     if channel == "print":
         return _print_rule(request)
     if person is None or request.target_group == "prospect":
