@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.caps import CapPolicy, allowed, blocking_caps, earliest_allowed
 from shared.domain.journey import marketable_start
+from shared.domain.phone import why_not_mobile
 from shared.domain.windows import ContactWindow, is_open, next_opening
 
 Action = Literal["send", "defer", "skip"]
@@ -96,6 +97,8 @@ def consent_and_law(request: Request, policy: GatePolicy) -> str | None:
     if channel == "sms":
         if not person.has_mobile or not person.mobile:
             return "no mobile subscription or number"
+        if (not_mobile := why_not_mobile(person.mobile)) is not None:
+            return not_mobile  # a landline in the mobile column: no SMS, still a number to call
         return None if person.sms_consent else "no SMS consent"
     if channel == "call":
         return _call_rule(person, policy)

@@ -154,3 +154,17 @@ def test_sms_switched_off_by_a_cap_of_max_0_is_skipped_and_the_journey_goes_on(s
         "skipped", "sms", "channel sms switched off (caps.per_channel.sms.max = 0)")
     j = h.journey("H-1")
     assert (j["step"], j["due_at"]) == (2, utc_key(h.local(date(2026, 6, 10), 10)))
+
+
+def test_a_landline_in_the_mobile_column_gets_no_sms_and_the_journey_goes_on(stack) -> None:
+    # Given a customer whose mobile column holds a Zurich landline (044 …)
+    now = h.local(h.MONDAY, 10)
+    journey = _seed(now, customer={"mobile": "+41441234567"})
+    # When the SMS step is requested
+    _request(journey, now)
+    # Then nothing goes to SNS; the step is skipped saying why, and the journey is at step 2
+    assert h.sms_sent() == []
+    [decision] = h.decisions("H-1")
+    assert (decision["decision"], decision["reason"]) == (
+        "skipped", "the number in the mobile column is a fixed line, not a mobile: no SMS")
+    assert h.journey("H-1")["step"] == 2

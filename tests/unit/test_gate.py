@@ -120,3 +120,18 @@ def test_a_cross_channel_cap_of_max_0_switches_every_channel_off() -> None:
     policy = replace(POLICY, caps=CapPolicy(per_channel=POLICY.caps.per_channel, all_channels=Cap(0, 30)))
     prospect_letter = ask("print", target_group="prospect", person=None)
     assert contact_gate(prospect_letter, policy).reason == "every channel switched off (caps.all_channels.max = 0)"
+
+
+@pytest.mark.parametrize(("mobile_column", "what"), [
+    ("+41441234567", "a fixed line"),        # 044: Zurich landline
+    ("+41800123456", "a toll-free number"),  # 0800
+])
+def test_a_landline_in_the_mobile_column_gets_no_sms_but_stays_a_number_to_call(mobile_column: str, what: str) -> None:
+    # Given a customer with a mobile subscription whose mobile column holds a landline, with SMS and call consent
+    person = replace(ANNA, mobile=mobile_column, call_consent=True)
+    # When an SMS step and a call step come to the gate
+    sms = contact_gate(ask("sms", person=person), POLICY)
+    call = contact_gate(ask("call", person=person), POLICY)
+    # Then the SMS is skipped saying why, and the call goes ahead
+    assert (sms.action, sms.reason) == ("skip", f"the number in the mobile column is {what}, not a mobile: no SMS")
+    assert call.action == "send"
