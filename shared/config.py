@@ -1,14 +1,24 @@
-"""Marketing operations' settings (`config.yaml`): one validated model, defaults from the contract."""
+"""Marketing operations' settings (`config.yaml`): one validated model, defaults from the contract.
+
+A partial setting merges with the defaults at every level: each section is validated on top of its
+own defaults (a mapping merges key by key, a list or a value replaces), so overriding the email cap
+keeps the print cap, and a `windows.sms` without `saturday` keeps Saturday's hours. What makes no
+sense is refused at load with the key path and what was expected.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import time
+from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails, PydanticUndefined, to_jsonable_python
 
 Channel = Literal["email", "sms", "print", "call"]
 TargetGroup = Literal["upgrade", "switch", "prospect"]
@@ -19,7 +29,40 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class _Strict(BaseModel):
+    """A section: unknown keys refused, given keys merged onto the section's defaults."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _onto_the_defaults(cls, data: Any) -> Any:
+        return _merged(_defaults(cls), data)
+
+
+@cache
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """A section's defaults as plain data (fields without a default are left out)."""
+    found = {}
+    for name, field in model.model_fields.items():
+        value = field.get_default(call_default_factory=True)
+        if value is not PydanticUndefined:
+            found[name] = to_jsonable_python(value)
+    return found
+
+
+def _merged(defaults: Any, given: Any) -> Any:
+    """given on top of defaults: mappings key by key, all the way down; anything else replaces.
+
+    An empty section (`windows:` with nothing under it, YAML's null) keeps its defaults; a null
+    where the default is a value (`saturday: null`) is that value's null."""
+    if isinstance(defaults, Mapping) and given is None:
+        return defaults
+    if not (isinstance(defaults, Mapping) and isinstance(given, Mapping)):
+        return given
+    merged = dict(defaults)
+    for key, value in given.items():
+        merged[key] = _merged(defaults[key], value) if key in defaults else value
+    return merged
 
 
 class JourneyStep(_Strict):
@@ -32,13 +75,21 @@ class JourneyConfig(_Strict):
     repeat_every_days: int = Field(default=75, ge=1)
     max_cycles: int = Field(default=3, ge=1, le=20)
 
+    @field_validator("steps")
+    @classmethod
+    def _in_order_of_day(cls, steps: tuple[JourneyStep, ...]) -> tuple[JourneyStep, ...]:
+        for before, after in pairwise(steps):
+            if after.day < before.day:
+                raise ValueError(f"day {after.day} ({after.channel}) is listed after day {before.day} "
+                                 f"({before.channel}): expected the steps in ascending order of day")
+        return steps
+
     @model_validator(mode="after")
     def _steps_fit_in_cycle(self) -> JourneyConfig:
-        days = [s.day for s in self.steps]
-        if days != sorted(days):
-            raise ValueError("steps must be in order of their day")
-        if days[-1] >= self.repeat_every_days:
-            raise ValueError("the last step must come before the next cycle (day < repeat_every_days)")
+        last = self.steps[-1].day
+        if last >= self.repeat_every_days:
+            raise ValueError(f"the last step (day {last}) must come before the next cycle "
+                             f"(repeat_every_days: {self.repeat_every_days})")
         return self
 
 
@@ -48,6 +99,8 @@ class CapConfig(_Strict):
 
 
 class CapsConfig(_Strict):
+    """`max: 0` switches a channel off (all_channels: every channel): its steps are skipped."""
+
     per_channel: dict[Channel, CapConfig] = Field(
         default_factory=lambda: {  # type: ignore[arg-type]
             "email": CapConfig(max=1, days=7),
@@ -56,10 +109,12 @@ class CapsConfig(_Strict):
             "call": CapConfig(max=1, days=7),
         }
     )
-    all_channels: CapConfig = CapConfig(max=3, days=30)
+    all_channels: CapConfig = Field(default_factory=lambda: CapConfig(max=3, days=30))
 
 
 class WindowConfig(_Strict):
+    """Local opening hours; `saturday: null` closes Saturdays (Sundays and holidays are always closed)."""
+
     weekdays: str
     saturday: str | None = None
 
@@ -68,15 +123,19 @@ class WindowConfig(_Strict):
     def _range(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        parts = value.split("-")
-        if len(parts) != 2 or not all(_HHMM.match(p.strip()) for p in parts) or parts[0] >= parts[1]:
-            raise ValueError(f"expected 'HH:MM-HH:MM' with start before end, got {value!r}")
+        parts = [p.strip() for p in value.split("-")]
+        if len(parts) != 2 or not all(_HHMM.match(p) for p in parts):
+            raise ValueError(f"{value!r}: expected 'HH:MM-HH:MM' (24-hour local times)")
+        if parts[1] < parts[0]:
+            raise ValueError(f"{value!r} ends before it starts")
+        if parts[1] == parts[0]:
+            raise ValueError(f"{value!r} is empty (it ends when it starts); to close the day, use null")
         return value
 
 
 class WindowsConfig(_Strict):
-    sms: WindowConfig = WindowConfig(weekdays="08:00-20:00", saturday="09:00-16:00")
-    call: WindowConfig = WindowConfig(weekdays="08:00-20:30", saturday="09:00-16:00")
+    sms: WindowConfig = Field(default_factory=lambda: WindowConfig(weekdays="08:00-20:00", saturday="09:00-16:00"))
+    call: WindowConfig = Field(default_factory=lambda: WindowConfig(weekdays="08:00-20:30", saturday="09:00-16:00"))
 
 
 def _clock(value: str) -> str:
@@ -140,14 +199,14 @@ class DispatchConfig(_Strict):
     timezone: str = "Europe/Zurich"
     campaign_id: str = Field(default="fibre-rollout", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     journeys: dict[TargetGroup, JourneyConfig] = Field(default_factory=_default_journeys)
-    caps: CapsConfig = CapsConfig()
-    windows: WindowsConfig = WindowsConfig()
-    calls: CallsConfig = CallsConfig()
-    print: PrintConfig = PrintConfig()
-    sms: SmsConfig = SmsConfig()
+    caps: CapsConfig = Field(default_factory=CapsConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    calls: CallsConfig = Field(default_factory=CallsConfig)
+    print: PrintConfig = Field(default_factory=PrintConfig)
+    sms: SmsConfig = Field(default_factory=SmsConfig)
     control_group_percent: float = Field(default=5, ge=0, le=100)
-    budget_chf: BudgetConfig = BudgetConfig()
-    unit_cost_chf: UnitCostConfig = UnitCostConfig()
+    budget_chf: BudgetConfig = Field(default_factory=BudgetConfig)
+    unit_cost_chf: UnitCostConfig = Field(default_factory=UnitCostConfig)
     retention_days: int = Field(default=730, ge=1)
 
     @field_validator("timezone")
@@ -160,12 +219,6 @@ class DispatchConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
-
-    @model_validator(mode="after")
-    def _every_group_has_a_journey(self) -> DispatchConfig:
-        journeys = {**_default_journeys(), **self.journeys}
-        object.__setattr__(self, "journeys", journeys)
-        return self
 
 
 def local_clock(value: str) -> time:
@@ -189,10 +242,37 @@ def parse_config(text: str, file_name: str = "config.yaml") -> DispatchConfig:
     try:
         return DispatchConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"{file_name}: {where}: {message}") from exc
+        raise ConfigError(f"{file_name}: {_explained(exc.errors()[0])}") from exc
+
+
+_BOUNDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
+           "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
+
+
+def _explained(error: ErrorDetails) -> str:
+    """`key.path: what was wrong`, in words marketing operations can act on."""
+    loc = [str(part) for part in error["loc"]]
+    ctx = error.get("ctx") or {}
+    given = repr(error["input"])
+    given = given if len(given) <= 60 else given[:57] + "..."
+    if loc and loc[-1] == "[key]":  # a mapping with fixed keys (journeys, caps.per_channel)
+        return f"{'.'.join(loc[:-1])}: unknown key; expected one of {ctx.get('expected', '')}"
+    where = ".".join(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key"
+    if kind == "missing":
+        return f"{where}: missing"
+    if kind == "value_error" and "error" in ctx:
+        return f"{where}: {ctx['error']}"
+    if kind in ("model_type", "dict_type"):
+        return f"{where}: {given}: expected a mapping of settings"
+    if kind == "literal_error":
+        return f"{where}: {given}: expected one of {ctx.get('expected', '')}"
+    if kind in _BOUNDS:
+        name, sign = _BOUNDS[kind]
+        return f"{where}: {given}: expected a number {sign} {ctx.get(name)}"
+    return f"{where}: {given}: {error['msg']}"
 
 
 def load_config(path: Path | None) -> DispatchConfig:

@@ -41,7 +41,7 @@ def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
     result = segment_household(residents(s, event.household_id), event.max_down_mbps)
     control = in_control_group(campaign.config.campaign_id, event.household_id,
                                campaign.config.control_group_percent)
-    language = language_for(result.language, event.canton)
+    language = language_for(result.language, event.canton, commune=event.commune)
     _remember(s, outbox, event.household_id, result.target_group, result.customer_id, control, language)
     if result.target_group is None:
         _decide(s, outbox, campaign, event, now, result.customer_id, "not_eligible", result.reason)

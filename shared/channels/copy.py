@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -18,6 +20,7 @@ if TYPE_CHECKING:  # Jinja2 is imported on first render: SMS-only cold starts do
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("de", "fr", "it", "en")
 FALLBACK_LANGUAGE = "en"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+COMMUNE_LANGUAGES = Path(__file__).resolve().parent.parent / "data" / "commune_languages.csv"
 
 _FRENCH_CANTONS = frozenset({"FR", "GE", "JU", "NE", "VD", "VS"})
 _ITALIAN_CANTONS = frozenset({"TI"})
@@ -60,17 +63,47 @@ def normalise_language(language: str | None) -> str:
     return code if code in SUPPORTED_LANGUAGES else FALLBACK_LANGUAGE
 
 
-def language_for(customer_language: str | None, canton: str) -> str:
-    """The customer's language when known, else the main language of the canton."""
+def language_for(customer_language: str | None, canton: str, *, commune: str | None = None) -> str:
+    """The customer's language when known, else the commune's (multilingual cantons), else the canton's."""
     code = (customer_language or "").strip().lower()
     if code in SUPPORTED_LANGUAGES:
         return code
     region = (canton or "").strip().upper()
+    by_commune = _commune_languages().get((region, _commune_key(commune or "")))
+    if by_commune is not None:
+        return by_commune
     if region in _FRENCH_CANTONS:
         return "fr"
     if region in _ITALIAN_CANTONS:
         return "it"
     return "de"
+
+
+_CANTON_SUFFIX = re.compile(r"\s*\([A-Za-z]{2}\)\s*$")
+_NOT_LETTERS = re.compile(r"[^0-9a-z]+")
+_SAINT = re.compile(r"\b(?:saint|sainte|sankt|ste)\b")  # St-Imier, St. Niklaus: written either way
+
+
+def _commune_key(name: str) -> str:
+    """A commune's name as looked up: without a canton suffix "(BE)", accents, case and punctuation."""
+    plain = unicodedata.normalize("NFKD", _CANTON_SUFFIX.sub("", name))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).casefold()
+    return _SAINT.sub("st", _NOT_LETTERS.sub(" ", plain)).strip()
+
+
+@cache
+def _commune_languages() -> dict[tuple[str, str], str]:
+    """(canton, commune key) -> language, from the shipped table; a bilingual name under each of its names."""
+    table: dict[tuple[str, str], str] = {}
+    with COMMUNE_LANGUAGES.open(encoding="utf-8") as lines:
+        rows = csv.DictReader(line for line in lines if not line.startswith("#"))
+        for row in rows:
+            language = "de" if row["region"] == "rm" else row["region"]  # no Romansh copy: German
+            name = row["commune"]
+            for variant in {name, *name.split("/"), re.sub(r"\s*\(.*\)", "", name)}:
+                if _commune_key(variant):
+                    table[(row["canton"], _commune_key(variant))] = language
+    return table
 
 
 def salutation(language: str) -> str:

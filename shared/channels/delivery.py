@@ -36,14 +36,15 @@ def _rejected(exc: Exception) -> str | None:
 
 class SesEmailSender:
     def send_raw(self, sender: str, recipient: str, mime: bytes) -> str:
+        from shared.channels.mime import ascii_address
         from shared.channels.pacing import pacer
         from shared.dispatch import DeliveryRejected
 
         pacer("email").wait()  # this copy's share of the account's SES sending rate
         try:
-            response = client("sesv2").send_email(
-                FromEmailAddress=sender,
-                Destination={"ToAddresses": [recipient]},
+            response = client("sesv2").send_email(  # SES takes ASCII only: internationalised domains as IDNA
+                FromEmailAddress=ascii_address(sender),
+                Destination={"ToAddresses": [ascii_address(recipient)]},
                 Content={"Raw": {"Data": mime}},
             )
         except Exception as exc:

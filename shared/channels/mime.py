@@ -1,9 +1,15 @@
-"""The raw MIME message for SES v2 (`Content={"Raw": …}`) with RFC 8058 one-click unsubscribe headers."""
+"""The raw MIME message for SES v2 (`Content={"Raw": …}`) with RFC 8058 one-click unsubscribe headers.
+
+Addresses go out in their ASCII form: an internationalised domain (`anna@bücher.ch`) as IDNA
+(`anna@xn--bcher-kva.ch`) in `To:`/`From:` and to SES. An encoded word inside an address is invalid
+(RFC 2047 §5); a display name may be one. People keep seeing the Unicode form in files and reports.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -15,6 +21,35 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 # List-Unsubscribe.
 _BUILD_POLICY = policy.SMTP
 _WRITE_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+class AddressNotAscii(ValueError):
+    """An address whose local part is not ASCII: it needs SMTPUTF8, which SES does not offer."""
+
+
+def ascii_address(address: str) -> str:
+    """The address as it travels: the domain in IDNA (punycode), the local part unchanged (ASCII only)."""
+    if address.isascii():
+        return address
+    from email_validator import EmailNotValidError, validate_email  # only for the rare non-ASCII address
+
+    try:
+        ascii_form = validate_email(address, check_deliverability=False, globally_deliverable=False).ascii_email
+    except EmailNotValidError as exc:
+        raise AddressNotAscii(f"not a valid e-mail address: {exc}") from None
+    if ascii_form is None:
+        raise AddressNotAscii("the address's local part is not ASCII (it needs SMTPUTF8, which SES does not offer)")
+    return ascii_form
+
+
+def _mailbox(value: str) -> Address:
+    """'Name <addr>' or 'addr' as one header mailbox: the address in ASCII, a non-ASCII name as an encoded word.
+
+    Anything but one mailbox (a second address, a line break) is refused with ValueError."""
+    name, angle, rest = value.rpartition("<")
+    if angle and rest.endswith(">"):
+        return Address(display_name=name.strip().strip('"'), addr_spec=ascii_address(rest[:-1].strip()))
+    return Address(addr_spec=ascii_address(value.strip()))
 
 
 def _check_uri(value: str, scheme: str, what: str) -> str:
@@ -41,10 +76,18 @@ def build_mime(
     message_id_domain: str = "dispatch.invalid",
     sent_at: datetime | None = None,
 ) -> bytes:
-    """multipart/alternative (text, then HTML; UTF-8, quoted-printable) with RFC 8058 headers."""
+    """multipart/alternative (text, then HTML; UTF-8, quoted-printable) with RFC 8058 headers.
+
+    Raises DeliveryRejected for an address SES cannot take (a non-ASCII local part): the email
+    channel records the step as skipped with that reason, like a refusal by the provider."""
     message = EmailMessage(policy=_BUILD_POLICY)
-    message["From"] = sender
-    message["To"] = recipient
+    try:
+        message["From"] = _mailbox(sender)
+        message["To"] = _mailbox(recipient)
+    except AddressNotAscii as exc:
+        from shared.dispatch import DeliveryRejected
+
+        raise DeliveryRejected(f"e-mail address unusable: {exc}") from exc
     message["Subject"] = rendered.subject
     if sent_at is not None:
         if sent_at.tzinfo is None:

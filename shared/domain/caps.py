@@ -42,6 +42,18 @@ class CapPolicy:
             caps.append((self.per_channel[channel], True))
         return caps
 
+    def switched_off(self, channel: str) -> str | None:
+        """Why no contact on channel may ever go out (a cap of max 0 switches it off), or None.
+
+        Not a deferral: no later instant would keep such a cap, so the gate skips the step with
+        this reason and the journey goes on to its next one."""
+        if self.all_channels.max == 0:
+            return "every channel switched off (caps.all_channels.max = 0)"
+        own = self.per_channel.get(channel)
+        if own is not None and own.max == 0:
+            return f"channel {channel} switched off (caps.per_channel.{channel}.max = 0)"
+        return None
+
     @property
     def longest_span(self) -> timedelta:
         return max(
@@ -118,7 +130,8 @@ def earliest_allowed(
         if all(_keeps_cap(times, instant, cap) for times, cap in checks):
             return instant.astimezone(at.tzinfo)
     raise ValueError(
-        f"channel {channel!r}: no contact allowed after {at.isoformat()} (a cap of max 0?)"
+        f"channel {channel!r}: no contact allowed after {at.isoformat()}: "
+        f"{policy.switched_off(channel) or 'no instant keeps the caps'}"
     )
 
 

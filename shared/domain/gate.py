@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.caps import CapPolicy, allowed, blocking_caps, earliest_allowed
 from shared.domain.journey import marketable_start
+from shared.domain.phone import why_not_mobile
 from shared.domain.windows import ContactWindow, is_open, next_opening
 
 PARTIALLY_ADDRESSED = "partially_addressed"  # the household-level suppression of a resident's objection to mail
@@ -85,7 +86,7 @@ def print_kind(target_group: str, person: Person | None) -> PrintKind:
 
 def consent_and_law(request: Request, policy: GatePolicy) -> str | None:
     """Why this person may not be contacted on this channel at all, or None."""
-    refusal = _state_refusal(request)
+    refusal = _state_refusal(request, policy)
     if refusal is not None:
         return refusal
     channel, person = request.channel, request.person
@@ -99,15 +100,18 @@ def consent_and_law(request: Request, policy: GatePolicy) -> str | None:
     if channel == "sms":
         if not person.has_mobile or not person.mobile:
             return "no mobile subscription or number"
+        if (not_mobile := why_not_mobile(person.mobile)) is not None:
+            return not_mobile  # a landline in the mobile column: no SMS, still a number to call
         return None if person.sms_consent else "no SMS consent"
     if channel == "call":
         return _call_rule(person, policy)
     return f"unknown channel {channel}"
 
 
-def _state_refusal(request: Request) -> str | None:
+def _state_refusal(request: Request, policy: GatePolicy) -> str | None:
     """What the state of the moment forbids whatever the channel's own rules: an order, an ended journey,
-    an objection, a customer the CRM no longer has here, an offer that may not be shown."""
+    an objection, a channel switched off, a customer the CRM no longer has here, an offer that may not be
+    shown."""
     if request.ordered:
         return "ordered: no contact after an order"
     if request.journey_over:
@@ -115,6 +119,8 @@ def _state_refusal(request: Request) -> str | None:
     for blocked in ("all", request.channel):
         if blocked in request.suppressed:
             return f"suppressed: {blocked}"
+    if (switched_off := policy.caps.switched_off(request.channel)) is not None:
+        return switched_off
     if request.customer_missing:
         return "customer not in the current CRM extract at this household (left, moved or retired)"
     return request.offer_refusal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import (
@@ -12,12 +13,24 @@ from phonenumbers import (
     PhoneNumberType,
 )
 
-__all__ = ["is_mobile", "national_notation", "normalise_phone"]
+__all__ = ["is_mobile", "national_notation", "normalise_phone", "why_not_mobile"]
 
 # Digits and the separators people write: spaces, dots, slashes, dashes, brackets.
 # One optional leading "+". Letters (vanity numbers, "ext. 12") are refused on purpose.
 _ALLOWED = re.compile(r"\+?[0-9 ()./\-]{2,30}")
+# FIXED_LINE_OR_MOBILE: where a country's numbering plan cannot tell (the USA, Canada), not a refusal.
 _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_TYPE_NAMES = {
+    PhoneNumberType.FIXED_LINE: "a fixed line",
+    PhoneNumberType.TOLL_FREE: "a toll-free number",
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.VOIP: "an internet telephony (VoIP) number",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal (forwarding) number",
+    PhoneNumberType.PAGER: "a pager number",
+    PhoneNumberType.UAN: "a company's universal access number",
+    PhoneNumberType.VOICEMAIL: "a voicemail number",
+}
 
 
 # Fast path for the common Swiss notations (phonenumbers.parse costs ~3x its validity check):
@@ -62,8 +75,23 @@ def normalise_phone(raw: str, default_region: str = "CH") -> str | None:
 
 def is_mobile(e164: str) -> bool:
     """Tell whether a number is a mobile number (MOBILE or FIXED_LINE_OR_MOBILE)."""
+    return why_not_mobile(e164) is None
+
+
+@lru_cache(maxsize=4096)  # the gate asks again for every SMS step of the same customer
+def why_not_mobile(e164: str) -> str | None:
+    """Why no SMS may go to the number in a mobile column ("… is a fixed line, not a mobile: no SMS"), or None.
+
+    The CRM's mobile column may hold a landline or a service number; such a number stays usable
+    for calls, only SMS needs a mobile."""
     number = _parse(e164, "CH")
-    return number is not None and phonenumbers.number_type(number) in _MOBILE_TYPES
+    if number is None:
+        return "the number in the mobile column is not a valid phone number: no SMS"
+    kind = phonenumbers.number_type(number)
+    if kind in _MOBILE_TYPES:
+        return None
+    what = _TYPE_NAMES.get(kind, "not known to be a mobile")
+    return f"the number in the mobile column is {what}, not a mobile: no SMS"
 
 
 def national_notation(e164: str) -> str:

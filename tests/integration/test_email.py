@@ -138,3 +138,26 @@ def test_email_capped_by_contact_pressure_is_deferred_until_the_cap_allows(stack
     [decision] = h.decisions("H-1")
     assert decision["decision"] == "deferred" and "cap" in decision["reason"]
     assert h.journey("H-1")["due_at"] == utc_key(earlier + timedelta(days=7))
+
+
+def test_an_internationalised_domain_goes_to_ses_and_into_to_in_its_idna_form(stack) -> None:
+    # Given a customer whose address has an internationalised domain, stored as people write it
+    journey = _seed(customer={"email": "claire@bücher.ch"})
+    # When the email step is handled
+    h.no_failures(h.invoke(handler, h.sqs_event("ContactRequested", h.contact_requested(journey, "email"), NOW)))
+    # Then SES got the ASCII (IDNA) form as destination, and To: holds it too, not an encoded word
+    [sent] = h.ses_sent()
+    assert set(sent.destinations) == {"claire@xn--bcher-kva.ch"}  # moto lists Destination and To: both
+    assert "\nTo: claire@xn--bcher-kva.ch\r" in sent.raw_data
+    assert "=?" not in next(line for line in sent.raw_data.splitlines() if line.startswith("To:"))
+    assert [c["status"] for c in h.claims("H-1")] == ["sent"]
+
+
+def test_an_address_ses_cannot_take_is_a_skipped_step_not_a_retry(stack) -> None:
+    # Given a non-ASCII local part (SMTPUTF8, which SES does not offer)
+    journey = _seed(customer={"email": "jürg@bücher.ch"})
+    h.no_failures(h.invoke(handler, h.sqs_event("ContactRequested", h.contact_requested(journey, "email"), NOW)))
+    assert h.ses_sent() == []
+    [decision] = h.decisions("H-1")
+    assert decision["decision"] == "skipped" and "local part is not ASCII" in decision["reason"]
+    assert h.journey("H-1")["step"] == 2

@@ -18,10 +18,10 @@ def _not_in_control(prefix: str) -> str:
     return next(f"{prefix}-{i}" for i in itertools.count() if not in_control_group(h.CAMPAIGN_ID, f"{prefix}-{i}", 5))
 
 
-def _connected(household_id: str, max_down_mbps: int = 10000, canton: str = "ZH") -> dict:
+def _connected(household_id: str, max_down_mbps: int = 10000, canton: str = "ZH", commune: str = "Zürich") -> dict:
     return {"version": "1", "correlation_id": household_id, "household_id": household_id,
             "connected_at": "2026-06-01T10:00:00+02:00", "marketable_from": "2026-06-10",
-            "max_down_mbps": max_down_mbps, "canton": canton, "commune": "Zürich"}
+            "max_down_mbps": max_down_mbps, "canton": canton, "commune": commune}
 
 
 def _segment(household_id: str, **kwargs: object) -> None:
@@ -94,3 +94,21 @@ def test_language_falls_back_to_the_canton_for_prospects(stack) -> None:
     [segmented] = tap.events("HouseholdSegmented")
     assert segmented["detail"]["language"] == "fr"
     assert h.household(household_id)["language"] == "fr"
+
+
+@pytest.mark.parametrize(("canton", "commune", "language"), [
+    ("VS", "Visp", "de"), ("BE", "Biel/Bienne", "de"), ("FR", "Murten/Morat", "de"), ("GR", "Poschiavo", "it"),
+    ("BE", "Saint-Imier", "fr"),
+])
+def test_language_comes_from_the_commune_in_a_multilingual_canton(stack, canton: str, commune: str,
+                                                                 language: str) -> None:
+    # Given a prospect household (no known language) in a commune whose language is not its canton's main one
+    household_id = _not_in_control(f"H-{canton}")
+    h.seed_household(household_id, canton=canton, language=None)
+    tap = h.BusTap(stack)
+    # When it is segmented
+    _segment(household_id, canton=canton, commune=commune)
+    # Then its letters go out in the commune's language
+    [segmented] = tap.events("HouseholdSegmented")
+    assert segmented["detail"]["language"] == language
+    assert h.household(household_id)["language"] == language

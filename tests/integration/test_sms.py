@@ -137,3 +137,34 @@ def test_sms_names_the_configured_short_code_and_keyword(stack) -> None:
     _request(_seed(now), now)
     [(_, text)] = h.sms_sent()
     assert text.endswith("HALT an 7070")
+
+
+def test_sms_switched_off_by_a_cap_of_max_0_is_skipped_and_the_journey_goes_on(stack) -> None:
+    # Given marketing operations switched SMS off (the other caps keep their defaults)
+    h.upload_config("caps: {per_channel: {sms: {max: 0}}}\n")
+    now = h.local(h.MONDAY, 10)
+    journey = _seed(now)
+    # When the SMS step is requested: the handler reports no failure, so nothing goes back to the queue or its DLQ
+    _request(journey, now)
+    # Then no SMS; the step is skipped with the reason, nothing is claimed, and the journey is at step 2 (email, day 2)
+    assert h.sms_sent() == []
+    assert h.claims("H-1") == []
+    [decision] = h.decisions("H-1")
+    assert (decision["decision"], decision["channel"], decision["reason"]) == (
+        "skipped", "sms", "channel sms switched off (caps.per_channel.sms.max = 0)")
+    j = h.journey("H-1")
+    assert (j["step"], j["due_at"]) == (2, utc_key(h.local(date(2026, 6, 10), 10)))
+
+
+def test_a_landline_in_the_mobile_column_gets_no_sms_and_the_journey_goes_on(stack) -> None:
+    # Given a customer whose mobile column holds a Zurich landline (044 …)
+    now = h.local(h.MONDAY, 10)
+    journey = _seed(now, customer={"mobile": "+41441234567"})
+    # When the SMS step is requested
+    _request(journey, now)
+    # Then nothing goes to SNS; the step is skipped saying why, and the journey is at step 2
+    assert h.sms_sent() == []
+    [decision] = h.decisions("H-1")
+    assert (decision["decision"], decision["reason"]) == (
+        "skipped", "the number in the mobile column is a fixed line, not a mobile: no SMS")
+    assert h.journey("H-1")["step"] == 2

@@ -165,6 +165,18 @@ def test_given_a_cap_of_zero_when_earliest_allowed_then_error() -> None:
         earliest_allowed([], "call", T0, policy)
 
 
+def test_given_a_cap_of_zero_then_its_channel_is_switched_off_and_the_others_are_not() -> None:
+    # Given sms capped at 0, and a policy whose cross-channel cap is 0
+    sms_off = CapPolicy(per_channel={**DEFAULT_POLICY.per_channel, "sms": Cap(max=0, days=7)},
+                        all_channels=Cap(3, 30))
+    all_off = CapPolicy(per_channel=DEFAULT_POLICY.per_channel, all_channels=Cap(max=0, days=30))
+    # Then sms is off with the reason naming the setting; email is not; every channel is off with all_channels 0
+    assert sms_off.switched_off("sms") == "channel sms switched off (caps.per_channel.sms.max = 0)"
+    assert sms_off.switched_off("email") is None
+    assert DEFAULT_POLICY.switched_off("sms") is None
+    assert all_off.switched_off("print") == "every channel switched off (caps.all_channels.max = 0)"
+
+
 def test_given_naive_datetime_then_error() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         allowed([], "email", datetime(2026, 5, 4, 10, 0), DEFAULT_POLICY)

@@ -178,6 +178,52 @@ def test_language_for(customer_language: str | None, canton: str, expected: str)
     assert language_for(customer_language, canton) == expected
 
 
+@pytest.mark.parametrize(("canton", "commune", "expected"), [
+    ("BE", "Biel/Bienne", "de"), ("BE", "Bienne", "de"), ("BE", "BIEL", "de"),
+    ("BE", "Saint-Imier", "fr"), ("BE", "St-Imier", "fr"), ("BE", "Tavannes", "fr"), ("BE", "La Neuveville", "fr"),
+    ("BE", "Corcelles (BE)", "fr"), ("BE", "Corcelles", "fr"), ("BE", "Thun", "de"),
+    ("FR", "Fribourg/Freiburg", "fr"), ("FR", "Freiburg", "fr"), ("FR", "Murten/Morat", "de"), ("FR", "Morat", "de"),
+    ("FR", "Düdingen", "de"), ("FR", "Dudingen", "de"), ("FR", "Jaun", "de"), ("FR", "Bulle", "fr"),
+    ("VS", "Visp", "de"), ("VS", "Brig-Glis", "de"), ("VS", "Zermatt", "de"), ("VS", "Sierre", "fr"),
+    ("VS", "Siders", "fr"), ("VS", "Sion", "fr"), ("VS", "Martigny", "fr"),
+    ("GR", "Chur", "de"), ("GR", "Poschiavo", "it"), ("GR", "Mesocco", "it"), ("GR", "Roveredo (GR)", "it"),
+    ("GR", "Bregaglia", "it"), ("GR", "Disentis/Mustér", "de"), ("GR", "Mustér", "de"), ("GR", "Davos", "de"),
+    ("JU", "Ederswiler", "de"), ("JU", "Les Breuleux", "fr"),
+    ("ZH", "Biel", "de"), ("VD", "Murten", "fr"),  # a name is looked up in its own canton only
+])
+def test_a_household_without_a_known_language_gets_its_communes_language(canton: str, commune: str,
+                                                                          expected: str) -> None:
+    # Given a household in a multilingual canton whose residents' language is unknown
+    # Then it gets its commune's language, else its canton's
+    assert language_for(None, canton, commune=commune) == expected
+
+
+def test_a_known_language_wins_over_the_commune_and_no_commune_means_the_canton() -> None:
+    assert language_for("fr", "BE", commune="Thun") == "fr"
+    assert language_for(None, "GR", commune="") == "de"
+    assert language_for(None, "VS") == "fr"
+
+
+def test_the_commune_table_names_its_source_and_ships_with_the_package() -> None:
+    import csv
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    from shared.channels.copy import COMMUNE_LANGUAGES
+
+    text = COMMUNE_LANGUAGES.read_text(encoding="utf-8")
+    assert "Federal Statistical Office" in text and "census of 2000" in text
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    assert rows and all(r["canton"] in {"BE", "FR", "VS", "GR", "JU"} and r["region"] in {"de", "fr", "it", "rm"}
+                        for r in rows)
+    repo = Path(__file__).resolve().parents[2]
+    package_data = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["shared"]
+    shipped = COMMUNE_LANGUAGES.relative_to(repo / "shared").as_posix()
+    assert any(fnmatch(shipped, pattern) for pattern in package_data)
+
+
 def test_addressees_and_salutations() -> None:
     assert partially_addressed_addressee("de") == "An die Bewohner des Hauses"
     assert partially_addressed_addressee("fr") == "Aux habitants de la maison"

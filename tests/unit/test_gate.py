@@ -100,3 +100,38 @@ def test_the_cross_channel_cap_holds_back_a_fourth_contact_in_thirty_days() -> N
     verdict = contact_gate(ask("call", history=history), POLICY)
     assert verdict.action == "defer"
     assert "all channels: at most 3 in 30 days" in verdict.reason
+
+
+@pytest.mark.parametrize("channel", ["email", "sms", "print", "call"])
+def test_a_cap_of_max_0_switches_its_channel_off_the_step_is_skipped_not_deferred(channel: str) -> None:
+    # Given marketing operations switched the channel off with a cap of max 0
+    caps = {**POLICY.caps.per_channel, channel: Cap(0, 7)}
+    policy = replace(POLICY, caps=CapPolicy(per_channel=caps, all_channels=POLICY.caps.all_channels))
+    # When a step on that channel comes to the gate (which used to crash looking for a later instant)
+    verdict = contact_gate(ask(channel), policy)
+    # Then it is skipped for good with the reason, and the other channels still pass
+    assert (verdict.action, verdict.reason) == (
+        "skip", f"channel {channel} switched off (caps.per_channel.{channel}.max = 0)")
+    other = "email" if channel != "email" else "print"
+    assert contact_gate(ask(other), policy).action == "send"
+
+
+def test_a_cross_channel_cap_of_max_0_switches_every_channel_off() -> None:
+    policy = replace(POLICY, caps=CapPolicy(per_channel=POLICY.caps.per_channel, all_channels=Cap(0, 30)))
+    prospect_letter = ask("print", target_group="prospect", person=None)
+    assert contact_gate(prospect_letter, policy).reason == "every channel switched off (caps.all_channels.max = 0)"
+
+
+@pytest.mark.parametrize(("mobile_column", "what"), [
+    ("+41441234567", "a fixed line"),        # 044: Zurich landline
+    ("+41800123456", "a toll-free number"),  # 0800
+])
+def test_a_landline_in_the_mobile_column_gets_no_sms_but_stays_a_number_to_call(mobile_column: str, what: str) -> None:
+    # Given a customer with a mobile subscription whose mobile column holds a landline, with SMS and call consent
+    person = replace(ANNA, mobile=mobile_column, call_consent=True)
+    # When an SMS step and a call step come to the gate
+    sms = contact_gate(ask("sms", person=person), POLICY)
+    call = contact_gate(ask("call", person=person), POLICY)
+    # Then the SMS is skipped saying why, and the call goes ahead
+    assert (sms.action, sms.reason) == ("skip", f"the number in the mobile column is {what}, not a mobile: no SMS")
+    assert call.action == "send"

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 
 from shared.channels.copy import RenderedEmail, render_email
-from shared.channels.mime import ONE_CLICK, build_mime, list_unsubscribe_value
+from shared.channels.mime import ONE_CLICK, ascii_address, build_mime, list_unsubscribe_value
 from shared.channels.unsubscribe import (
     make_token,
     token_from_url,
@@ -122,3 +122,38 @@ def test_naive_sent_at_is_refused() -> None:
     with pytest.raises(ValueError):
         build_mime(rendered=_rendered(url), sender=SENDER, recipient=RECIPIENT, unsubscribe_url=url,
                    sent_at=datetime(2026, 4, 7, 8, 15))
+
+
+def test_an_internationalised_domain_goes_into_to_in_its_ascii_idna_form_never_as_an_encoded_word() -> None:
+    # Given a customer whose address has an internationalised domain, and a sender with a non-ASCII name
+    url = _url()
+    raw = build_mime(rendered=_rendered(url), sender="Glasfaser Zürich <angebote@news.example.ch>",
+                     recipient="anna@bücher.ch", unsubscribe_url=url)
+    # Then To: carries the IDNA form (RFC 2047 §5: no encoded word inside an address) ...
+    header_lines = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    [to_line] = [line for line in header_lines if line.startswith(b"To:")]
+    assert to_line == b"To: anna@xn--bcher-kva.ch"
+    # ... while the display name may be an encoded word, outside the addr-spec
+    [from_line] = [line for line in header_lines if line.startswith(b"From:")]
+    assert from_line == b"From: Glasfaser =?utf-8?q?Z=C3=BCrich?= <angebote@news.example.ch>"
+    message = _parse(raw)
+    assert message["To"].addresses[0].domain == "xn--bcher-kva.ch"
+    assert message["From"].addresses[0].display_name == "Glasfaser Zürich"
+
+
+@pytest.mark.parametrize(("unicode_form", "ascii_form"), [
+    ("anna@bücher.ch", "anna@xn--bcher-kva.ch"),
+    ("hans@zürich.example", "hans@xn--zrich-kva.example"),
+    ("anna.muster@example.ch", "anna.muster@example.ch"),
+])
+def test_ascii_address_encodes_the_domain_only(unicode_form: str, ascii_form: str) -> None:
+    assert ascii_address(unicode_form) == ascii_form
+
+
+def test_an_address_with_a_non_ascii_local_part_is_a_rejected_delivery_not_a_retry() -> None:
+    # SES takes no SMTPUTF8: the step is recorded as skipped with the reason instead of failing again and again
+    from shared.dispatch import DeliveryRejected
+
+    url = _url()
+    with pytest.raises(DeliveryRejected, match="local part is not ASCII"):
+        build_mime(rendered=_rendered(url), sender=SENDER, recipient="jürg@bücher.ch", unsubscribe_url=url)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.phone import is_mobile, national_notation, normalise_phone
+from shared.domain.phone import is_mobile, national_notation, normalise_phone, why_not_mobile
 
 
 @pytest.mark.parametrize(
@@ -64,6 +64,21 @@ def test_is_mobile() -> None:
     assert not is_mobile("not a number")
 
 
+@pytest.mark.parametrize(("mobile_column", "reason"), [
+    ("044 123 45 67", "the number in the mobile column is a fixed line, not a mobile: no SMS"),
+    ("0800 123 456", "the number in the mobile column is a toll-free number, not a mobile: no SMS"),
+    ("0900 123 456", "the number in the mobile column is a premium-rate number, not a mobile: no SMS"),
+    ("+49 30 123456", "the number in the mobile column is a fixed line, not a mobile: no SMS"),
+    ("079 123 45 67", None),
+    ("+49 151 23456789", None),
+    ("+1 202 555 0123", None),  # the USA's plan cannot tell a mobile from a landline: not a refusal
+])
+def test_why_not_mobile_names_what_the_number_in_the_mobile_column_is(mobile_column: str, reason: str | None) -> None:
+    e164 = normalise_phone(mobile_column)
+    assert e164 is not None
+    assert why_not_mobile(e164) == reason
+
+
 def test_national_notation() -> None:
     assert national_notation("+41791234567") == "079 123 45 67"
     assert national_notation("+41441234567") == "044 123 45 67"
@@ -103,3 +118,18 @@ def test_swiss_fast_path_agrees_with_phonenumbers(nsn: int, notation: str) -> No
         else None
     )
     assert normalise_phone(raw) == expected
+
+
+def test_the_product_uses_only_what_phonenumberslite_ships() -> None:
+    # phonenumberslite (5 MB, not 48 MB in every function's package) has no geocoder, carrier or time-zone data
+    import ast
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    missing_from_lite = {"geocoder", "carrier", "timezone"}
+    for path in [path for folder in ("shared", "functions", "infra") for path in (repo / folder).rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])
+            used = {n.split(".")[1] for n in names if n.startswith("phonenumbers.")}
+            assert not used & missing_from_lite, path
