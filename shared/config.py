@@ -125,6 +125,10 @@ class UnitCostConfig(_Strict):
     call: float = Field(default=6.50, ge=0)
 
 
+class CrmConfig(_Strict):
+    max_retire_percent: float = Field(default=20, ge=0, le=100)
+
+
 def _default_journeys() -> dict[TargetGroup, JourneyConfig]:
     def steps(*pairs: tuple[Channel, int]) -> tuple[JourneyStep, ...]:
         return tuple(JourneyStep(channel=c, day=d) for c, d in pairs)
@@ -149,6 +153,7 @@ class DispatchConfig(_Strict):
     budget_chf: BudgetConfig = BudgetConfig()
     unit_cost_chf: UnitCostConfig = UnitCostConfig()
     retention_days: int = Field(default=730, ge=1)
+    crm: CrmConfig = CrmConfig()
 
     @field_validator("timezone")
     @classmethod
