@@ -50,6 +50,10 @@ class EventDetail(BaseModel):
     correlation_id: str
 
 
+# Why a household is (again) segmented: its first feed row, a re-sent row that changed it, new residents.
+Cause = Literal["feed", "feed_correction", "crm_change"]
+
+
 class HouseholdConnected(EventDetail):
     household_id: str
     connected_at: datetime
@@ -57,6 +61,7 @@ class HouseholdConnected(EventDetail):
     max_down_mbps: int
     canton: str
     commune: str
+    cause: Cause = "feed"
 
 
 class HouseholdSegmented(EventDetail):
@@ -70,6 +75,7 @@ class HouseholdSegmented(EventDetail):
     canton: str
     commune: str
     language: str
+    cause: Cause = "feed"
 
 
 class JourneyStarted(EventDetail):
