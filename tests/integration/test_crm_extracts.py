@@ -145,3 +145,28 @@ def test_an_applied_extract_delivered_again_changes_nothing(stack) -> None:
     h.no_failures(h.invoke(handler, h.s3_drop_event(s.feed_bucket, "crm/a.csv", LATER)))
     # Then the older snapshot does not bring C-2 back
     assert customer("H-2", "C-2") is None
+
+
+def test_an_extract_interrupted_half_way_is_finished_with_the_same_plan_on_redelivery(stack, monkeypatch) -> None:
+    # Given ten connected customers' households, and a next extract in which C-3 left
+    for i in range(10):
+        h.seed_household(f"H-{i}")
+    h.no_failures(drop("crm/a.csv", base(10)))
+    tap = h.BusTap(stack)
+    from functions.ingest import extract
+
+    real_retire = extract._retire
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("the function died after the upserts")
+
+    # When the first attempt dies after writing the customers, before retiring anybody
+    monkeypatch.setattr(extract, "_retire", crash)
+    result = drop("crm/b.csv", base(10)[:3] + base(10)[4:], LATER)
+    assert len(result["batchItemFailures"]) == 1 and customer("H-3", "C-3") is not None
+    # ... and the notification is delivered again
+    monkeypatch.setattr(extract, "_retire", real_retire)
+    h.no_failures(h.invoke(handler, h.s3_drop_event(h.cfg().feed_bucket, "crm/b.csv", LATER)))
+    # Then the plan made before the first change is carried out: C-3 retired, H-3 segmented again
+    assert customer("H-3", "C-3") is None
+    assert [e["detail"]["household_id"] for e in tap.events("HouseholdConnected")] == ["H-3"]
