@@ -56,6 +56,7 @@ def test_a_customer_missing_from_the_next_extract_is_retired_and_their_objection
 
 
 def test_a_customer_who_moved_belongs_to_the_new_household_only(stack) -> None:
+    # Given five customers
     h.no_failures(drop("crm/a.csv", base(5)))
     # When C-1 appears at H-9 in the next extract
     h.no_failures(drop("crm/b.csv", [r if not r.startswith("C-1,") else row("C-1", "H-9") for r in base(5)], LATER))
@@ -66,12 +67,14 @@ def test_a_customer_who_moved_belongs_to_the_new_household_only(stack) -> None:
 
 
 def test_a_withdrawn_consent_overwrites_the_item(stack) -> None:
+    # Given C-0 with email consent; when the next extract says no consent, then the item says so
     h.no_failures(drop("crm/a.csv", base(3)))
     h.no_failures(drop("crm/b.csv", [row("C-0", "H-0", email_consent=False), *base(3)[1:]], LATER))
     assert customer("H-0", "C-0")["email_consent"] is False
 
 
 def test_a_residents_do_not_mail_stops_partially_addressed_mail_to_the_household(stack) -> None:
+    # Given an extract where C-1 objects to mail; then H-1 (only) gets no partially addressed mail
     h.no_failures(drop("crm/a.csv", [row("C-1", "H-1", do_not_mail=True), row("C-2", "H-2")]))
     assert h.suppressed_channels("household#H-1") == ["partially_addressed"]
     assert h.suppressed_channels("household#H-2") == []
@@ -114,6 +117,7 @@ def test_an_extract_that_would_retire_too_many_customers_is_held_and_nothing_app
 
 
 def test_the_first_extract_is_never_held(stack) -> None:
+    # Given no customers yet; when the first extract comes, then it is applied (nothing to compare with)
     h.no_failures(drop("crm/first.csv", base(2)))
     assert customer("H-0", "C-0") is not None and h.s3_keys(h.cfg().feed_bucket, "held/") == []
 

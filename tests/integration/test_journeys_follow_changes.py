@@ -72,9 +72,11 @@ def test_a_feed_row_bringing_marketable_from_forward_makes_the_first_step_due_ea
 
 
 def test_a_feed_row_moving_marketable_from_later_moves_the_waiting_step_later(stack) -> None:
+    # Given a journey waiting for 10 June
     hh = household_id("H-late")
     drop("crm/a.csv", CRM_HEADER + row("C-1", hh))
     connect(stack, hh, marketable_from="2026-06-10")
+    # When the re-sent row says 1 July, then its first step waits for 1 July 00:00
     assert connect(stack, hh, NOW + h.hours(1), marketable_from="2026-07-01")["due_at"] == "2026-06-30T22:00:00Z"
 
 
@@ -92,9 +94,11 @@ def test_a_speed_corrected_to_not_eligible_ends_the_journey_with_a_decision(stac
 
 
 def test_a_better_offer_is_carried_by_the_journey(stack) -> None:
+    # Given a journey with the 1 Gbit/s offer (1000 Mbit/s available)
     hh = household_id("H-offer")
     drop("crm/a.csv", CRM_HEADER + row("C-1", hh))
     assert connect(stack, hh, max_down=1000)["offer_id"] == "fibre-1g-upgrade"
+    # When the row is corrected to 10 Gbit/s available, then the same journey carries the 10 Gbit/s offer
     journey = connect(stack, hh, NOW + h.hours(1), max_down=10000)
     assert journey["offer_id"] == "fibre-10g-upgrade" and journey["journey_id"] == journey_id(h.CAMPAIGN_ID, hh)
 
@@ -142,22 +146,27 @@ def test_a_customer_who_left_is_no_longer_the_journeys_lead(stack) -> None:
 
 
 def test_a_customer_who_moved_away_leaves_the_old_households_journey(stack) -> None:
+    # Given C-1 leading the journey at one household, another household a prospect
     hh, elsewhere = household_id("H-mv"), household_id("H-new")
     drop("crm/a.csv", CRM_HEADER + "".join(FILLER) + row("C-1", hh))
     connect(stack, hh)
     connect(stack, elsewhere)
+    # When the next extract has C-1 at the other household
     drop("crm/b.csv", CRM_HEADER + "".join(FILLER) + row("C-1", elsewhere), NOW + h.hours(3))
     pump(stack)
+    # Then the old household goes on as a prospect, the new one as C-1's upgrade
     assert (h.journey(hh)["target_group"], h.journey(hh).get("customer_id")) == ("prospect", None)
     assert (h.journey(elsewhere)["target_group"], h.journey(elsewhere)["customer_id"]) == ("upgrade", "C-1")
 
 
 def test_a_customer_now_at_the_best_speed_ends_the_journey_as_not_eligible(stack) -> None:
+    # Given an upgrade journey; when the next extract says the customer already has 10 Gbit/s
     hh = household_id("H-top")
     drop("crm/a.csv", CRM_HEADER + row("C-1", hh))
     connect(stack, hh)
     drop("crm/b.csv", CRM_HEADER + row("C-1", hh, mbps="10000"), NOW + h.hours(3))
     pump(stack)
+    # Then the household is not eligible: its journey ends, the decision says why
     journey = h.journey(hh)
     assert journey["status"] == "ended" and journey["end_reason"].startswith("re-segmented: not eligible")
     [decision] = h.decisions(hh)
@@ -177,30 +186,36 @@ def test_a_pre_order_stops_the_journey_from_starting_with_a_decision(stack) -> N
 
 
 def test_an_objection_to_everything_ends_a_live_journey_when_the_household_is_segmented_again(stack) -> None:
+    # Given a live journey and an objection to all channels at household level
     hh = household_id("H-obj")
     drop("crm/a.csv", CRM_HEADER + row("C-1", hh))
     connect(stack, hh)
     suppress(h.cfg().suppression_table, f"household#{hh}", "all", NOW)
+    # When a re-sent row segments the household again, then the journey ends with the objection as its reason
     journey = connect(stack, hh, NOW + h.hours(1), marketable_from="2026-06-10")
     assert (journey["status"], journey["end_reason"]) == ("ended", "objection to all channels")
     assert [d["reason"] for d in h.decisions(hh)] == ["journey ended: objection to all channels"]
 
 
 def test_a_not_eligible_household_eligible_again_gets_a_new_journey(stack) -> None:
+    # Given a journey ended because the speed was corrected to 300 Mbit/s
     hh = household_id("H-back")
     drop("crm/a.csv", CRM_HEADER + row("C-1", hh))
     first = connect(stack, hh)
     assert connect(stack, hh, NOW + h.hours(1), max_down=300)["status"] == "ended"
+    # When it is corrected back, then a new journey (a new id) starts, waiting for marketable_from
     again = connect(stack, hh, NOW + h.hours(2), max_down=10000)
     assert again["status"] == "live" and again["journey_id"] != first["journey_id"]
     assert again["due_at"] == "2026-06-19T22:00:00Z"
 
 
 def test_a_journey_ended_by_an_order_is_not_restarted_by_a_re_sent_row(stack) -> None:
+    # Given a journey and an order; when a re-sent row comes, the journey ends as ordered
     hh = household_id("H-ord")
     drop("crm/a.csv", CRM_HEADER + row("C-1", hh))
     connect(stack, hh)
     record_order(h.cfg().suppression_table, hh, NOW)
     journey = connect(stack, hh, NOW + h.hours(1), marketable_from=date(2026, 6, 12).isoformat())
     assert journey["status"] == "ended" and journey["end_reason"].startswith("ordered")
+    # ... and another re-sent row does not start it again
     assert connect(stack, hh, NOW + h.hours(2))["status"] == "ended"
