@@ -6,7 +6,8 @@ the second writes the customers (the same object, by its ETag). Then customers w
 objections stay as suppressions, their item goes), moved customers leave their old household, and every
 connected household whose residents changed is announced again (`HouseholdConnected`, cause `crm_change`).
 The plan is written (`applied/<key>.json`) before the first change, so a redelivery after a crash finishes
-the same plan, and a duplicate of a finished drop changes nothing.
+the same plan, and a duplicate of a finished drop changes nothing; an extract delivered after a newer one was
+applied (by the time of their drops) is out of date and not applied either.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from shared.stores.dynamo import batch_get, batch_put, scan_all, to_item
 from shared.stores.extracts import (
     applied_plan,
     is_release,
+    latest_applied,
     mark_released,
     release_key,
     write_applied,
     write_held,
+    write_latest,
 )
 from shared.stores.records import parse_time
 from shared.stores.suppression import PARTIALLY_ADDRESSED, customer_subject, household_subject, suppress
@@ -57,6 +60,10 @@ def apply_extract(s: Settings, bucket: str, key: str, now: datetime, publisher: 
     record = applied_plan(bucket, key)
     if record and record.get("done"):
         return IngestResult(key=key, accepted=0, rejected=0)  # applied before: a duplicate delivery
+    newer = None if record or is_release(key) else _newer_extract(bucket, now)
+    if newer:
+        write_applied(bucket, key, {"key": key, "done": True, "superseded_by": newer})
+        return IngestResult(key=key, accepted=0, rejected=0)
     extract = _read(bucket, key)
     write_rejected(bucket, key, extract.rejected)
     if record is None:
@@ -72,10 +79,18 @@ def apply_extract(s: Settings, bucket: str, key: str, now: datetime, publisher: 
     _retire(s, record["retired"], now)
     resegmented = _resegment(s, record["resegment"], now, publisher)
     write_applied(bucket, key, record | {"done": True, "applied_at": now.isoformat()})
+    if _newer_extract(bucket, now) is None:
+        write_latest(bucket, key, now.isoformat())
     if is_release(key):
         mark_released(bucket, key, now.isoformat())
     return IngestResult(key=key, accepted=accepted, rejected=len(extract.rejected),
                         retired=len(record["retired"]), resegmented=resegmented)
+
+
+def _newer_extract(bucket: str, now: datetime) -> str | None:
+    """An extract dropped after this one (delivered late) and already applied: this one is out of date."""
+    latest = latest_applied(bucket)
+    return str(latest["key"]) if latest and parse_time(latest["at"]) > now else None
 
 
 def profile(item: Any) -> Hashable:

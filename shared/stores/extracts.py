@@ -83,3 +83,15 @@ def applied_plan(bucket: str, key: str) -> dict[str, Any] | None:
 
 def write_applied(bucket: str, key: str, record: dict[str, Any]) -> None:
     _write(bucket, f"{APPLIED_PREFIX}{key}.json", record)
+
+
+LATEST_KEY = f"{APPLIED_PREFIX}crm-latest.json"
+
+
+def latest_applied(bucket: str) -> dict[str, Any] | None:
+    """The newest extract applied so far (`key`, `at`: the time of its drop)."""
+    return _read(bucket, LATEST_KEY)
+
+
+def write_latest(bucket: str, key: str, at: str) -> None:
+    _write(bucket, LATEST_KEY, {"key": key, "at": at})

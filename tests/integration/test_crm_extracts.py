@@ -174,3 +174,15 @@ def test_an_extract_interrupted_half_way_is_finished_with_the_same_plan_on_redel
     # Then the plan made before the first change is carried out: C-3 retired, H-3 segmented again
     assert customer("H-3", "C-3") is None
     assert [e["detail"]["household_id"] for e in tap.events("HouseholdConnected")] == ["H-3"]
+
+
+def test_an_extract_delivered_after_a_newer_one_was_applied_is_out_of_date(stack) -> None:
+    # Given extract a dropped at 09:00 but delivered late, after extract b (15:00, C-2 left) was applied
+    s = h.cfg()
+    client("s3").put_object(Bucket=s.feed_bucket, Key="crm/a.csv", Body=(CRM_HEADER + "".join(base(10))).encode())
+    h.no_failures(drop("crm/b.csv", base(10)[:2] + base(10)[3:], LATER))
+    # When a's notification (stamped 09:00) arrives
+    h.no_failures(h.invoke(handler, h.s3_drop_event(s.feed_bucket, "crm/a.csv", NOW)))
+    # Then it is not applied: C-2 does not come back
+    assert customer("H-2", "C-2") is None
+    assert json.loads(h.s3_get(s.feed_bucket, "applied/crm/a.csv.json"))["superseded_by"] == "crm/b.csv"
