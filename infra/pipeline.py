@@ -291,19 +291,11 @@ def _replay(runtime: LocalRuntime, stack: Stack, inputs: RunInputs, start: datet
 
 def _refuse_held(bucket: str, drop: Drop) -> None:
     """A CRM extract the ingest held (it would retire an implausible share of the customers) stops the run."""
-    from botocore.exceptions import ClientError
+    from shared.stores.extracts import held_reason
 
-    from shared.aws import client
-    from shared.events import HELD_PREFIX
-
-    try:
-        body = client("s3").get_object(Bucket=bucket, Key=f"{HELD_PREFIX}{drop.key}.json")["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return
-        raise
-    held = json.loads(body)
-    raise InputFileError(str(drop.source), 0, f"CRM extract held, not applied: {held.get('reason', held)}")
+    reason = held_reason(bucket, drop.key)
+    if reason is not None:
+        raise InputFileError(str(drop.source), 0, f"CRM extract {reason}")
 
 
 def _write_run_json(inputs: RunInputs, config: DispatchConfig, start: datetime, end: datetime) -> None:

@@ -184,6 +184,10 @@ class UnitCostConfig(_Strict):
     call: float = Field(default=6.50, ge=0)
 
 
+class CrmConfig(_Strict):
+    max_retire_percent: float = Field(default=20, ge=0, le=100)
+
+
 def _default_journeys() -> dict[TargetGroup, JourneyConfig]:
     def steps(*pairs: tuple[Channel, int]) -> tuple[JourneyStep, ...]:
         return tuple(JourneyStep(channel=c, day=d) for c, d in pairs)
@@ -208,6 +212,7 @@ class DispatchConfig(_Strict):
     budget_chf: BudgetConfig = Field(default_factory=BudgetConfig)
     unit_cost_chf: UnitCostConfig = Field(default_factory=UnitCostConfig)
     retention_days: int = Field(default=730, ge=1)
+    crm: CrmConfig = Field(default_factory=CrmConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -389,7 +389,8 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
     journey_cfg = campaign.config.journeys[req.target_group]
     if verdict.action == "defer":
         assert verdict.until is not None
-        move = journey_store.defer_update(s.journeys_table, req.household_id, req.cycle, req.step, verdict.until)
+        move = journey_store.defer_update(s.journeys_table, req.household_id, req.cycle, req.step, verdict.until,
+                                          journey_id=req.journey_id)
         reason = f"{verdict.reason}; due again {verdict.until.astimezone(campaign.tz).isoformat()}"
         decision = decision_item(s, campaign, req, now, "deferred", reason, f"{sk}#{now.isoformat()}")
         transact([("Update", move), ("Put", plain_put(s.contacts_table, decision))])
@@ -401,7 +402,8 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
         position = replace(position, cycle_started_at=at)
     nxt = None if end_journey else next_position(journey_cfg, position, campaign.tz)
     advance = journey_store.advance_update(s.journeys_table, req.household_id, req.cycle, req.step, nxt,
-                                           offer_id=req.offer_id, ended=verdict.reason if end_journey else None)
+                                           offer_id=req.offer_id, ended=verdict.reason if end_journey else None,
+                                           journey_id=req.journey_id)
     if verdict.action == "skip":
         decision = decision_item(s, campaign, req, now, "skipped", verdict.reason, sk + "#skip")
         transact([("Update", advance), ("Put", plain_put(s.contacts_table, decision))])

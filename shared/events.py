@@ -40,7 +40,6 @@ CRM_PREFIX = "crm/"
 RESPONSES_PREFIX = "responses/"
 CALL_OUTCOMES_PREFIX = "call-outcomes/"
 REJECTED_PREFIX = "rejected/"
-HELD_PREFIX = "held/"  # a CRM extract held, not applied (it would retire too many customers), with its reason
 
 
 #: fair play's start: a date (00:00 in the campaign's time zone) or an instant (a date-time with offset); an
@@ -56,6 +55,10 @@ class EventDetail(BaseModel):
     correlation_id: str
 
 
+# Why a household is (again) segmented: its first feed row, a re-sent row that changed it, new residents.
+Cause = Literal["feed", "feed_correction", "crm_change"]
+
+
 class HouseholdConnected(EventDetail):
     household_id: str
     connected_at: datetime
@@ -63,6 +66,7 @@ class HouseholdConnected(EventDetail):
     max_down_mbps: int
     canton: str
     commune: str
+    cause: Cause = "feed"
 
 
 class HouseholdSegmented(EventDetail):
@@ -76,6 +80,7 @@ class HouseholdSegmented(EventDetail):
     canton: str
     commune: str
     language: str
+    cause: Cause = "feed"
 
 
 class JourneyStarted(EventDetail):

@@ -68,7 +68,8 @@ def withdraw(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
         reason = verdict.reason
     journey = ctx.journey
     if ends_journey and journey is not None and journey.journey_id == req.journey_id and journey.status == "live":
-        parts.append(("Update", journey_store.end_update(s.journeys_table, req.household_id, reason, now)))
+        parts.append(("Update", journey_store.end_update(s.journeys_table, req.household_id, reason, now,
+                                                         journey_id=req.journey_id)))
     if own is not None and own in ctx.pressure.history:
         history = list(ctx.pressure.history)
         history.remove(own)  # the contact never left: its place in the caps goes back

@@ -5,6 +5,9 @@ bad rows and ignored fields are listed with their line, reason and action in `re
 A drop that is unusable as a whole (a duplicated or missing column, not UTF-8) is set aside: copied to
 `rejected/<drop>` with its reason in `rejected/<drop>.reason.txt`, a log line and a metric (the template's alarm),
 never retried into a DLQ. The original stays where it was dropped: no function may delete objects (least privilege).
+
+A CRM extract is a full snapshot (see `apply_extract`): it supersedes the customers held, or is held
+when it would retire more than `crm.max_retire_percent` of them.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from urllib.parse import unquote_plus
 
 from shared.aws import client
 from shared.bus import Outgoing, Publisher
-from shared.events import CRM_PREFIX, FEED_PREFIX, REJECTED_PREFIX, HouseholdConnected
-from shared.inputs import CustomerRow, FeedRow, Rejected, read_rows
+from shared.events import CRM_PREFIX, FEED_PREFIX, REJECTED_PREFIX, Cause, HouseholdConnected
+from shared.inputs import FeedRow, Rejected, read_rows
 from shared.settings import Settings
-from shared.stores.dynamo import batch_put
+from shared.stores.dynamo import batch_get, batch_put
+from shared.stores.extracts import held_reason as held_reason  # for `dispatch run`: was a CRM drop held?
 
 CHUNK = 500
 REJECTED_COLUMNS = ["source", "line", "reason", "raw", "action"]  # rejected.csv of the contract
@@ -39,6 +43,9 @@ class IngestResult:
     accepted: int
     rejected: int  # rows rejected
     ignored: int = 0  # fields ignored in rows that were kept
+    held: str | None = None  # why a CRM extract was held, not applied
+    retired: int = 0
+    resegmented: int = 0
 
 
 def dropped_object(detail: dict[str, Any], prefixes: tuple[str, ...]) -> tuple[str, str] | None:
@@ -101,21 +108,34 @@ def _log() -> Any:
     return logger_for("ingest")
 
 
-def ingest_drop(s: Settings, bucket: str, key: str, now: datetime, publisher: Publisher) -> IngestResult:
+def ingest_drop(s: Settings, bucket: str, key: str, now: datetime, publisher: Publisher,
+                max_retire_percent: float | None = None) -> IngestResult:
+    """`max_retire_percent` guards CRM extracts (default: the campaign's `crm.max_retire_percent`)."""
     if key.startswith(FEED_PREFIX):
         return _ingest(s, bucket, key, FeedRow, "feed", lambda rows: _feed_chunk(s, rows, now, publisher))
     if key.startswith(CRM_PREFIX):
-        return _ingest(s, bucket, key, CustomerRow, "customers", lambda rows: _customer_chunk(s, rows))
+        from functions.ingest.extract import apply_extract
+
+        if max_retire_percent is None:
+            from shared.campaign import campaign
+
+            max_retire_percent = campaign().config.crm.max_retire_percent
+        return apply_extract(s, bucket, key, now, publisher, max_retire_percent)
     raise ValueError(f"s3://{bucket}/{key}: not a feed ({FEED_PREFIX}) or CRM ({CRM_PREFIX}) drop")
 
 
-def s3_lines(bucket: str, key: str) -> Iterator[str]:
+def s3_lines(bucket: str, key: str, if_match: str | None = None, seen: dict[str, str] | None = None) -> Iterator[str]:
     """The object's text line by line, streamed (a million-row feed never sits in memory).
 
     Lines end at "\n" only, as the csv module reads them: a U+2028 or a lone CR inside a field
-    neither splits the record nor shifts the line numbers of the rows after it.
+    neither splits the record nor shifts the line numbers of the rows after it. `seen` receives the
+    object's ETag; `if_match` refuses an object that changed since (a second pass over the same file).
     """
-    body = client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    args = {"Bucket": bucket, "Key": key} | ({"IfMatch": if_match} if if_match else {})
+    response = client("s3").get_object(**args)
+    if seen is not None:
+        seen["etag"] = response["ETag"]
+    body = response["Body"]
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     pending = ""
     for chunk in body.iter_chunks(chunk_size=1 << 20):
@@ -165,6 +185,8 @@ def household_item(row: FeedRow) -> dict[str, Any]:
 
 def _feed_chunk(s: Settings, rows: list[FeedRow], now: datetime, publisher: Publisher) -> int:
     latest = {r.household_id: r for r in rows}  # a row re-sent within one drop: the later one holds
+    stored = batch_get({s.households_table: [{"household_id": h} for h in latest]})[s.households_table]
+    before = {i["household_id"]: i for i in stored}
     batch_put(s.households_table, (household_item(r) for r in latest.values()))
     publisher.publish([
         Outgoing(
@@ -176,6 +198,7 @@ def _feed_chunk(s: Settings, rows: list[FeedRow], now: datetime, publisher: Publ
                 max_down_mbps=r.max_down_mbps,
                 canton=r.canton,
                 commune=r.commune,
+                cause=feed_cause(before.get(r.household_id), household_item(r)),
             ),
             now,
         )
@@ -184,8 +207,12 @@ def _feed_chunk(s: Settings, rows: list[FeedRow], now: datetime, publisher: Publ
     return len(rows)
 
 
-def _customer_chunk(s: Settings, rows: list[CustomerRow]) -> int:
-    return batch_put(s.customers_table, (r.model_dump(mode="json") for r in rows))
+def feed_cause(stored: dict[str, Any] | None, row: dict[str, Any]) -> Cause:
+    """A row that changes what was stored (address, speed, marketable_from, ...) is a correction; the first
+    row, or the same row again (a redelivery), is the feed itself."""
+    if stored is None or all(stored.get(k) == v for k, v in row.items()):
+        return "feed"
+    return "feed_correction"
 
 
 def rejected_csv(rows: Iterable[Rejected]) -> str:

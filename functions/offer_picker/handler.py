@@ -1,6 +1,8 @@
-"""Lambda entry point: HouseholdSegmented -> the household's journey, started (JourneyStarted)."""
+"""Lambda entry point: HouseholdSegmented -> the household's journey, started or reconciled (JourneyStarted)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from shared.batching import batch_outbox
 from shared.events import HouseholdSegmented
@@ -16,4 +18,10 @@ def on_segmented(envelope: Envelope) -> None:
                    batch_outbox())
 
 
-handler = lambda_handler("offer-picker", on_event=on_segmented)
+def read_ahead(envelopes: Sequence[Envelope]) -> None:
+    from functions.offer_picker.logic import read_ahead as read_batch
+
+    read_batch(envelopes)
+
+
+handler = lambda_handler("offer-picker", on_event=on_segmented, prepare=read_ahead)

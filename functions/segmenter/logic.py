@@ -13,6 +13,7 @@ from shared.domain.segment import Resident, in_control_group, segment_household
 from shared.events import HouseholdConnected, HouseholdSegmented
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item, to_value
+from shared.stores.journeys import end_live_journey
 from shared.stores.ledger import plain_put
 from shared.stores.records import SEGMENT_DECISION_SK, expires_at
 
@@ -45,6 +46,7 @@ def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
     _remember(s, outbox, event.household_id, result.target_group, result.customer_id, control, language)
     if result.target_group is None:
         _decide(s, outbox, campaign, event, now, result.customer_id, "not_eligible", result.reason)
+        _end_journey(s, event, result.reason, now)
         return None
     if control:
         _decide(s, outbox, campaign, event, now, result.customer_id, "control_group",
@@ -62,9 +64,18 @@ def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
         canton=event.canton,
         commune=event.commune,
         language=language,
+        cause=event.cause,
     )
     outbox.publish([Outgoing(segmented, now)])
     return segmented
+
+
+def _end_journey(s: Settings, event: HouseholdConnected, reason: str, now: datetime) -> None:
+    """A household segmented again as not eligible keeps no live journey (a first segmenting finds none).
+
+    Ended at once, not with the batch: ending is idempotent, and a failed condition (no live journey) must not
+    cancel the batch's writes of this record. It may start again when the household's facts change back."""
+    end_live_journey(s.journeys_table, event.household_id, f"re-segmented: not eligible ({reason})", now)
 
 
 def _remember(s: Settings, outbox: Outbox, household_id: str, group: str | None, customer_id: str | None,

@@ -8,7 +8,7 @@ for again while the step's claim keeps it from ever going out twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.aws import client
@@ -35,6 +35,9 @@ class Journey:
     due_at: datetime
     state: str
     end_reason: str | None = None
+    generation: int = 1  # 1 for the household's first journey, +1 for each restart (a new segment)
+    marketable_from: date | None = None  # the household's marketable_from it was scheduled for
+    ended_by: str | None = None  # RECONCILED: ended because the household's facts changed, may start again
 
     @property
     def position(self) -> Position:
@@ -55,6 +58,9 @@ class Journey:
             due_at=parse_time(item["due_at"]),
             state=item.get("state", "ready"),
             end_reason=item.get("end_reason"),
+            generation=int(item.get("generation", 1)),
+            marketable_from=date.fromisoformat(item["marketable_from"]) if item.get("marketable_from") else None,
+            ended_by=item.get("ended_by"),
         )
 
 
@@ -73,6 +79,8 @@ def new_journey_item(journey: Journey, started_at: datetime) -> dict[str, Any]:
         "due_shard": due_shard(journey.household_id),
         "state": "ready",
         "started_at": started_at.isoformat(),
+        "generation": journey.generation,
+        "marketable_from": journey.marketable_from.isoformat() if journey.marketable_from else None,
     }
 
 
@@ -143,7 +151,7 @@ def _at_step(table: str, household_id: str, cycle: int, step: int) -> dict[str, 
 
 def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Position | None,
                    reason_done: str = "all cycles done", *, offer_id: str | None = None,
-                   ended: str | None = None) -> dict[str, Any]:
+                   ended: str | None = None, journey_id: str | None = None) -> dict[str, Any]:
     """The Update of a transaction that moves the journey past (cycle, step): to `nxt`, or completed after
     the last step, or `ended` with that reason (no offer may be shown any more). `offer_id`: the offer the
     step advertised, when it replaced an expired one."""
@@ -165,10 +173,20 @@ def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Po
         values[":offer"] = offer_id
     update["ExpressionAttributeNames"] = names
     update["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
+    return _of_journey(update, journey_id)
+
+
+def _of_journey(update: dict[str, Any], journey_id: str | None) -> dict[str, Any]:
+    """The update's condition also names the journey: a journey restarted since it was read (a new
+    generation, after re-segmenting) is not moved by what belonged to the old one."""
+    if journey_id is not None:
+        update["ConditionExpression"] += " AND journey_id = :jid"
+        update["ExpressionAttributeValues"][":jid"] = to_value(journey_id)
     return update
 
 
-def defer_update(table: str, household_id: str, cycle: int, step: int, until: datetime) -> dict[str, Any]:
+def defer_update(table: str, household_id: str, cycle: int, step: int, until: datetime, *,
+                 journey_id: str | None = None) -> dict[str, Any]:
     """The Update of a transaction that puts the same step back in the index, due at `until`."""
     update = _at_step(table, household_id, cycle, step)
     update["UpdateExpression"] = "SET due_at = :until, due_shard = :shard, #state = :ready"
@@ -178,12 +196,13 @@ def defer_update(table: str, household_id: str, cycle: int, step: int, until: da
         for k, v in {":live": "live", ":cycle": cycle, ":step": step, ":until": utc_key(until),
                      ":shard": due_shard(household_id), ":ready": "ready"}.items()
     }
-    return update
+    return _of_journey(update, journey_id)
 
 
-def end_update(table: str, household_id: str, reason: str, at: datetime) -> dict[str, Any]:
+def end_update(table: str, household_id: str, reason: str, at: datetime, *,
+               journey_id: str | None = None) -> dict[str, Any]:
     """The Update of a transaction that stops a live journey for good, with the reason."""
-    return {
+    return _of_journey({
         "TableName": table,
         "Key": to_item({"household_id": household_id}),
         "UpdateExpression": "SET #status = :ended, end_reason = :why, ended_at = :at REMOVE due_shard, #state",
@@ -191,7 +210,7 @@ def end_update(table: str, household_id: str, reason: str, at: datetime) -> dict
         "ExpressionAttributeNames": {"#status": "status", "#state": "state"},
         "ExpressionAttributeValues": {k: to_value(v) for k, v in {
             ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":live": "live"}.items()},
-    }
+    }, journey_id)
 
 
 def rewind_update(table: str, journey: Journey, position: Position) -> dict[str, Any]:
@@ -232,3 +251,89 @@ def end_journey(table: str, household_id: str, reason: str, at: datetime) -> boo
 def get_journey(table: str, household_id: str) -> Journey | None:
     item = client("dynamodb").get_item(TableName=table, Key=to_item({"household_id": household_id})).get("Item")
     return Journey.from_item(from_item(item)) if item else None
+
+
+# ------------------------------------------------------------------ reconciliation (a household segmented again)
+RECONCILED = "reconcile"  # ended_by: the household's facts changed (not eligible, re-segmented), not the household
+
+
+def _same_journey(journey: Journey) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The condition every reconciling write shares: the item is still the journey that was read."""
+    return ("journey_id = :jid AND #status = :seen_status", {"#status": "status"},
+            {":jid": to_value(journey.journey_id), ":seen_status": to_value(journey.status)})
+
+
+def reconcile_end_update(table: str, journey: Journey, reason: str, at: datetime) -> dict[str, Any]:
+    """End the live journey that was read (its condition fails when it moved on or ended meanwhile)."""
+    condition, names, values = _same_journey(journey)
+    return {
+        "TableName": table, "Key": to_item({"household_id": journey.household_id}),
+        "UpdateExpression": ("SET #status = :ended, end_reason = :why, ended_at = :at, ended_by = :by "
+                             "REMOVE due_shard, #state"),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names | {"#state": "state"},
+        "ExpressionAttributeValues": values | {k: to_value(v) for k, v in {
+            ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":by": RECONCILED}.items()},
+    }
+
+
+def restart_journey_put(table: str, replaced: Journey, journey: Journey, reason: str,
+                        started_at: datetime) -> dict[str, Any]:
+    """The Put that replaces the journey that was read by the household's next one (a new journey_id); the
+    item keeps what became of the one before. Its condition fails when another restart came first."""
+    condition, names, values = _same_journey(replaced)
+    item = new_journey_item(journey, started_at) | {
+        "previous_journey_id": replaced.journey_id, "previous_target_group": replaced.target_group,
+        "previous_end_reason": reason if replaced.status == "live" else replaced.end_reason,
+    }
+    return {"TableName": table, "Item": to_item(item), "ConditionExpression": condition,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+def follow_update(table: str, journey: Journey, *, offer_id: str | None, due_at: datetime | None,
+                  new_cycle_start: bool, marketable_from: date) -> dict[str, Any]:
+    """The live journey that was read follows the household's facts: its offer, when its waiting step is due,
+    the marketable_from it is scheduled for. Its condition fails when the journey moved since it was read."""
+    condition, names, values = _same_journey(journey)
+    sets = {"marketable_from": marketable_from.isoformat()}
+    if offer_id:
+        sets["offer_id"] = offer_id
+    if due_at is not None:
+        sets |= {"due_at": utc_key(due_at), "due_shard": due_shard(journey.household_id)}
+        if new_cycle_start:
+            sets["cycle_started_at"] = due_at.isoformat()
+    return {
+        "TableName": table, "Key": to_item({"household_id": journey.household_id}),
+        "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in sets),
+        "ConditionExpression": f"{condition} AND #cycle = :cycle AND #step = :step AND due_at = :due "
+                               "AND #state = :seen_state",
+        "ExpressionAttributeNames": names | {f"#{k}": k for k in sets} | {
+            "#cycle": "cycle", "#step": "step", "#state": "state"},
+        "ExpressionAttributeValues": values | {f":{k}": to_value(v) for k, v in sets.items()} | {
+            ":cycle": to_value(journey.cycle), ":step": to_value(journey.step),
+            ":due": to_value(utc_key(journey.due_at)), ":seen_state": to_value(journey.state)},
+    }
+
+
+def end_live_journey(table: str, household_id: str, reason: str, at: datetime) -> bool:
+    """End the household's live journey because its facts changed (it may start again when they change back);
+    False when none is live."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client("dynamodb").update_item(
+            TableName=table,
+            Key=to_item({"household_id": household_id}),
+            UpdateExpression=("SET #status = :ended, end_reason = :why, ended_at = :at, ended_by = :by "
+                              "REMOVE due_shard, #state"),
+            ConditionExpression="#status = :live",
+            ExpressionAttributeNames={"#status": "status", "#state": "state"},
+            ExpressionAttributeValues={k: to_value(v) for k, v in {
+                ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":by": RECONCILED, ":live": "live"}.items()},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+

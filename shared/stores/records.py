@@ -28,8 +28,10 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def journey_id(campaign_id: str, household_id: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"journey:{campaign_id}:{household_id}"))
+def journey_id(campaign_id: str, household_id: str, generation: int = 1) -> str:
+    """The household's journey; a later generation (a new segment's dialogue after the first) has its own id."""
+    suffix = f":{generation}" if generation > 1 else ""
+    return str(uuid.uuid5(NAMESPACE, f"journey:{campaign_id}:{household_id}{suffix}"))
 
 
 def contact_sk(journey: str, cycle: int, step: int, attempt: int = 1) -> str:

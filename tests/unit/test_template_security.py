@@ -33,8 +33,9 @@ TRANSLATED: dict[str, Any] = translate()
 STAR_ALLOWED = {("SmsFunction", "sns:Publish")}
 
 # Scan: erasure (shared.erasure, run by the responses function) finds a person's print pieces, which
-# have no customer index. The exports in infra/ scan too, but run outside Lambda with operators' roles.
-SCANS = {"ResponsesFunction": {"${PrintTable.Arn}"}}
+# have no customer index; ingest plans a CRM extract against every customer held (keys and segment fields).
+# The exports in infra/ scan too, but run outside Lambda with operators' roles.
+SCANS = {"ResponsesFunction": {"${PrintTable.Arn}"}, "IngestFunction": {"${CustomersTable.Arn}"}}
 
 # Lambda writes a function's logs: a stream in its log group (the stack creates the group, with its retention).
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
