@@ -68,7 +68,7 @@ FIRST = [
     _customer("C-13", "W-13"),  # orders at noon after its call was queued
     _customer("C-15", "W-15"),  # stays as it is
 ]
-SECOND = [c for c in FIRST if c["customer_id"] != "C-01"]
+SECOND = [dict(c) for c in FIRST if c["customer_id"] != "C-01"]
 for row in SECOND:
     if row["customer_id"] == "C-02":
         row |= {"email_consent": "false", "sms_consent": "false"}
@@ -203,8 +203,11 @@ def test_a_customer_who_left_is_never_contacted_as_customer_again(run: Run) -> N
 
 def test_withdrawn_consent_applies_to_every_later_contact(run: Run) -> None:
     """Given C-02 withdraws SMS and email consent in the second extract, Then no SMS or email after it."""
+    before = [c for c in _of(run, "W-02") if _at(c["at"]) < _at(SECOND_EXTRACT_AT)]
+    assert {"sms", "email"} <= {c["channel"] for c in before}
     late = [c for c in _of(run, "W-02", SECOND_EXTRACT_AT) if c["channel"] in ("sms", "email")]
     assert late == []
+    assert any("consent" in d["reason"] for d in _decisions(run, "W-02"))
 
 
 def test_a_customer_who_moved_belongs_to_the_new_household_only(run: Run) -> None:
@@ -217,6 +220,8 @@ def test_a_customer_who_moved_belongs_to_the_new_household_only(run: Run) -> Non
 
 def test_a_new_objection_to_mail_and_calls_applies(run: Run) -> None:
     """Given C-05 objects to mail and calls in the second extract, Then no letter and no call after it."""
+    before = [c for c in _of(run, "W-05") if _at(c["at"]) < _at(SECOND_EXTRACT_AT)]
+    assert {"print", "call"} <= {c["channel"] for c in before}
     assert [c for c in _of(run, "W-05", SECOND_EXTRACT_AT) if c["channel"] in ("print", "call")] == []
 
 
