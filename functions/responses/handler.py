@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
-from shared.events import ERASURE_REQUESTED, S3_SOURCE, ErasureRequested, ResponseReceived
+from shared.events import (
+    CALL_OUTCOMES_PREFIX,
+    ERASURE_REQUESTED,
+    RESPONSES_PREFIX,
+    S3_SOURCE,
+    ErasureRequested,
+    ResponseReceived,
+)
 from shared.handler import Envelope, lambda_handler, logger_for
 from shared.settings import settings
 
 
 def on_response(envelope: Envelope) -> None:
-    from functions.responses.logic import apply_drop, apply_response
+    from functions.responses.logic import apply_response
     from shared.campaign import campaign
 
     s = settings()
     if envelope.source == S3_SOURCE:
-        from functions.ingest.logic import write_rejected
-
-        bucket, key = envelope.detail["bucket"]["name"], envelope.detail["object"]["key"]
-        _, rejected = apply_drop(s, campaign(), bucket, key)
-        write_rejected(bucket, key, rejected)
+        _apply_file(envelope)
         return
     if envelope.detail_type == ERASURE_REQUESTED:
         _erase(ErasureRequested.model_validate(envelope.detail), envelope)
         return
     apply_response(s, campaign(), ResponseReceived.model_validate(envelope.detail))
+
+
+def _apply_file(envelope: Envelope) -> None:
+    """A responses file or call-centre upload: keys decoded as S3 sends them, folders and strangers ignored,
+    a file unusable as a whole set aside with its reason (never retried into the DLQ)."""
+    from functions.ingest.logic import dropped_object, refuse_drop, write_rejected
+    from functions.responses.logic import apply_drop
+    from shared.campaign import campaign
+    from shared.inputs import InputFileError
+
+    drop = dropped_object(envelope.detail, (RESPONSES_PREFIX, CALL_OUTCOMES_PREFIX))
+    if drop is None:
+        return
+    bucket, key = drop
+    try:
+        _, rejected = apply_drop(settings(), campaign(), bucket, key)
+    except InputFileError as exc:
+        refuse_drop(bucket, key, str(exc))
+        return
+    except UnicodeDecodeError as exc:
+        refuse_drop(bucket, key, f"s3://{bucket}/{key}:0: not UTF-8 (byte {exc.start + 1} of its chunk)")
+        return
+    write_rejected(bucket, key, rejected)
 
 
 def _erase(request: ErasureRequested, envelope: Envelope) -> None:

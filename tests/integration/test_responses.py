@@ -150,3 +150,35 @@ def test_responses_file_drop_applies_good_rows_and_rejects_bad_ones(runtime, sta
     assert [(r["source"], r["line"]) for r in rejected] == [("responses", "3")]
     assert "channel" in rejected[0]["reason"]
     assert set(runtime.dlq_depths().values()) == {0}
+
+
+def test_a_call_centre_upload_with_a_space_in_its_name_is_applied(stack) -> None:
+    """Given a call-centre upload named "call-outcomes/Anrufe 9. Juni.csv", announced URL-encoded as S3 does,
+    When the responses function handles the notification,
+    Then the file is read (no NoSuchKey into the DLQ) and its order ends the journey (issue 13, finding 8)."""
+    from urllib.parse import quote_plus
+
+    from shared.aws import client
+
+    _upgrade()
+    key = "call-outcomes/Anrufe 9. Juni.csv"
+    text = "at,household_id,customer_id,type,channel,outcome\n2026-06-08T10:00:00+02:00,H-1,C-1,call_outcome,,ordered\n"
+    client("s3").put_object(Bucket=h.cfg().feed_bucket, Key=key, Body=text.encode())
+    h.no_failures(h.invoke(handler, h.s3_drop_event(h.cfg().feed_bucket, quote_plus(key, safe="/"), NOW)))
+    assert h.journey("H-1")["status"] == "ended"
+
+
+def test_a_folder_object_and_a_duplicated_column_never_fail_into_the_dlq(stack) -> None:
+    """Given the console's "Create folder" under responses/ and a responses file with a repeated column,
+    When their notifications are handled,
+    Then the folder is ignored, and the file is set aside in rejected/ with its reason, both without a failure."""
+    from shared.aws import client
+
+    bucket = h.cfg().feed_bucket
+    client("s3").put_object(Bucket=bucket, Key="responses/", Body=b"")
+    h.no_failures(h.invoke(handler, h.s3_drop_event(bucket, "responses/", NOW)))
+    text = "at,household_id,customer_id,type,type,channel,outcome\n"
+    client("s3").put_object(Bucket=bucket, Key="responses/twice.csv", Body=text.encode())
+    h.no_failures(h.invoke(handler, h.s3_drop_event(bucket, "responses/twice.csv", NOW)))
+    reason = h.s3_get(bucket, "rejected/responses/twice.csv.reason.txt").decode("utf-8")
+    assert "duplicate column 'type'" in reason
