@@ -225,10 +225,13 @@ def _req_datetime(row: Row, key: str, tz: ZoneInfo) -> datetime:
     return parsed
 
 
-def _date(value: Any) -> date | None:
+def _marketable_day(value: Any, tz: ZoneInfo) -> date | None:
+    """The local day a household became marketable: a date as it is, an instant on the campaign's clock."""
+    from shared.domain.journey import marketable_instant
+
     if value is None or value == "":
         return None
-    return date.fromisoformat(str(value)[:10])
+    return marketable_instant(str(value), tz).astimezone(tz).date()
 
 
 def _contact(row: Row, tz: ZoneInfo, unit_costs: dict[str, Decimal]) -> Contact:
@@ -275,7 +278,7 @@ def _household(row: Row, tz: ZoneInfo) -> Household:
         canton=_opt_str(row, "canton"),
         postcode=_opt_str(row, "postcode"),
         connected_at=_datetime(row.get("connected_at"), tz),
-        marketable_from=_date(row.get("marketable_from")),
+        marketable_from=_marketable_day(row.get("marketable_from"), tz),
         target_group=_opt_str(row, "target_group"),
         control_group=_bool(row.get("control_group")),
         offer_id=_opt_str(row, "offer_id"),

@@ -544,3 +544,14 @@ def test_terminal_table(report: dict[str, Any]) -> None:
     assert any(line.startswith("call") and "13.00" in line for line in lines)
     assert "-25.0 pp" in table
     assert "15.07" in table
+
+
+def test_a_marketable_instant_counts_on_the_campaigns_local_day(out_dir: Path) -> None:
+    """Given a household whose marketable_from is an instant late on Sunday 9 March in UTC (Monday in Zurich),
+    When the report's commune figures are built,
+    Then the household counts as marketable from Monday 10 March (the week of the 10th), not the 9th."""
+    late = _household("H9", "Winterthur", "upgrade", False, marketable_from="2025-03-09T23:30:00Z")
+    _write_jsonl(out_dir / "households.jsonl", [late])
+    [winterthur] = build_report(load_run(out_dir))["communes"]
+    weeks = {w["week_start"]: w["share_marketable"] for w in winterthur["weeks"]}
+    assert weeks["2025-03-03"] == 0.0 and weeks["2025-03-10"] == 1.0
