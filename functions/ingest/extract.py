@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.aws import client
 from shared.bus import Outgoing, Publisher
 from shared.domain.crm import CustomerKey, ExtractPlan, plan_extract
+from shared.domain.journey import parse_marketable
 from shared.events import HouseholdConnected
 from shared.inputs import CustomerRow, Rejected, read_rows
 from shared.settings import Settings
@@ -201,6 +202,6 @@ def _resegment(s: Settings, household_ids: Iterable[str], now: datetime, publish
 def connected_again(item: dict[str, Any]) -> HouseholdConnected:
     return HouseholdConnected(
         correlation_id=item["household_id"], household_id=item["household_id"],
-        connected_at=parse_time(item["connected_at"]), marketable_from=date.fromisoformat(item["marketable_from"]),
+        connected_at=parse_time(item["connected_at"]), marketable_from=parse_marketable(item["marketable_from"]),
         max_down_mbps=int(item["max_down_mbps"]), canton=item["canton"], commune=item["commune"], cause="crm_change",
     )

@@ -8,7 +8,7 @@ carries the plan out with conditional writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Literal
 
 Action = Literal["start", "skip", "not_eligible", "keep", "update", "restart", "end"]
@@ -26,7 +26,7 @@ class JourneyState:
     step: int
     state: str  # ready (waiting in the due index) | requested
     due_at: datetime
-    marketable_from: date | None  # the one it was scheduled for (None: not recorded)
+    marketable_from: date | datetime | None  # the one it was scheduled for (None: not recorded)
     reopenable: bool = False  # ended by a reconciliation (not eligible, re-segmented), not by the household
 
 
@@ -38,8 +38,8 @@ class Wanted:
     customer_id: str | None
     offer_id: str | None
     offer_reason: str  # why no offer, when offer_id is None
-    marketable_from: date
-    marketable_start: datetime  # marketable_from 00:00 in the campaign's time zone
+    marketable_from: date | datetime  # a date, or an instant
+    marketable_start: datetime  # its first instant (a date: 00:00 in the campaign's time zone)
     now: datetime
     blocker: str | None = None  # an order or an objection to everything: no journey at all
 
@@ -101,7 +101,7 @@ def _follow(journey: JourneyState, wanted: Wanted) -> Plan:
     due_at, first = _due(journey, wanted)
     if due_at is not None:
         reasons.append(f"marketable_from {wanted.marketable_from.isoformat()}: due at {due_at.isoformat()}")
-    if not reasons and journey.marketable_from == wanted.marketable_from:
+    if not reasons and _instant(journey.marketable_from, wanted) == wanted.marketable_start:
         return Plan("keep", "unchanged")
     return Plan("update", "; ".join(reasons) or f"marketable_from {wanted.marketable_from.isoformat()}",
                 offer_id=offer_id, due_at=due_at, new_cycle_start=first)
@@ -115,7 +115,15 @@ def _due(journey: JourneyState, wanted: Wanted) -> tuple[datetime | None, bool]:
     first = (journey.cycle, journey.step) == (1, 1)
     if wanted.marketable_start > journey.due_at:
         return wanted.marketable_start, first
-    came_forward = journey.marketable_from is not None and wanted.marketable_from < journey.marketable_from
+    scheduled_for = _instant(journey.marketable_from, wanted)
+    came_forward = scheduled_for is not None and wanted.marketable_start < scheduled_for
     if first and came_forward and wanted.first_due < journey.due_at:
         return wanted.first_due, True
     return None, False
+
+
+def _instant(value: date | datetime | None, wanted: Wanted) -> datetime | None:
+    """A marketable_from as an instant: a date opens at 00:00 where the campaign's own start was computed."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), tzinfo=wanted.marketable_start.tzinfo)

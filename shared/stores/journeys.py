@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.aws import client
-from shared.domain.journey import Position
+from shared.domain.journey import Position, parse_marketable
 from shared.stores.dynamo import from_item, to_item, to_value
 from shared.stores.records import due_shard, due_shards, parse_time, utc_key
 
@@ -36,7 +36,7 @@ class Journey:
     state: str
     end_reason: str | None = None
     generation: int = 1  # 1 for the household's first journey, +1 for each restart (a new segment)
-    marketable_from: date | None = None  # the household's marketable_from it was scheduled for
+    marketable_from: date | datetime | None = None  # the household's marketable_from it was scheduled for
     ended_by: str | None = None  # RECONCILED: ended because the household's facts changed, may start again
 
     @property
@@ -59,7 +59,7 @@ class Journey:
             state=item.get("state", "ready"),
             end_reason=item.get("end_reason"),
             generation=int(item.get("generation", 1)),
-            marketable_from=date.fromisoformat(item["marketable_from"]) if item.get("marketable_from") else None,
+            marketable_from=parse_marketable(item["marketable_from"]) if item.get("marketable_from") else None,
             ended_by=item.get("ended_by"),
         )
 
@@ -291,7 +291,7 @@ def restart_journey_put(table: str, replaced: Journey, journey: Journey, reason:
 
 
 def follow_update(table: str, journey: Journey, *, offer_id: str | None, due_at: datetime | None,
-                  new_cycle_start: bool, marketable_from: date) -> dict[str, Any]:
+                  new_cycle_start: bool, marketable_from: date | datetime) -> dict[str, Any]:
     """The live journey that was read follows the household's facts: its offer, when its waiting step is due,
     the marketable_from it is scheduled for. Its condition fails when the journey moved since it was read."""
     condition, names, values = _same_journey(journey)

@@ -117,3 +117,14 @@ def test_given_a_completed_journey_then_only_a_new_segment_starts_a_new_dialogue
     done = replace(JOURNEY, status="completed", target_group="prospect", customer_id=None)
     assert reconcile(done, WANTED).action == "restart"
     assert reconcile(replace(JOURNEY, status="completed"), WANTED).action == "keep"
+
+
+def test_given_marketable_from_as_instants_then_it_is_compared_as_instants_with_a_stored_date() -> None:
+    """Given a journey scheduled for the date 2026-06-20 (00:00 Zurich),
+    When the feed now says the instant 2026-06-12T13:00+02:00 (earlier), or 2026-06-20T00:00+02:00 (the same),
+    Then the first step comes forward to that instant, or the journey is kept."""
+    earlier = datetime(2026, 6, 12, 13, tzinfo=TZ)
+    plan = reconcile(JOURNEY, replace(WANTED, marketable_from=earlier, marketable_start=earlier))
+    assert (plan.action, plan.due_at) == ("update", earlier)
+    same = start(date(2026, 6, 20))
+    assert reconcile(JOURNEY, replace(WANTED, marketable_from=same, marketable_start=same)).action == "keep"
