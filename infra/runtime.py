@@ -41,6 +41,7 @@ PRIORITY = ["ResponsesFunction", "IngestFunction", "SegmenterFunction", "OfferPi
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation (EventBridge Scheduler's) twice
 DEFAULT_VISIBILITY_TIMEOUT = 30
 CLAIM_STAMP = "claimed_epoch"  # the wall-clock stamp a claim's lease is measured from (shared.dispatch)
+SCHEDULED_TASKS_DLQ = "ScheduledTasksDLQ"  # the scheduled functions' on-failure destination (template.yaml)
 COPY_ATTRIBUTE = "chaos-duplicate"  # marks a duplicate delivery the runtime sent itself
 Claim = tuple[str, str, str]  # table, household_id, sk
 
@@ -350,8 +351,21 @@ class LocalRuntime:
                     break
             else:
                 self.stats.schedule_dropped += 1
+                self._on_failure(task, event)
             task.due = task.next_at(task.due)
             self._remember_idle(task, result)
+
+    def _on_failure(self, task: ScheduledTask, event: dict[str, Any]) -> None:
+        """Lambda's on-failure destination of an asynchronous invocation whose retries ran out (the template's
+        ScheduledTasksDLQ): a record of the request, so a failed scheduled run is never lost in silence."""
+        url = self.stack.queue_urls.get(SCHEDULED_TASKS_DLQ)
+        if url is None:
+            return
+        record = {"version": "1.0", "timestamp": _iso(self.now),
+                  "requestContext": {"functionArn": task.function.logical_id, "condition": "RetriesExhausted",
+                                     "approximateInvokeCount": 1 + ASYNC_RETRIES},
+                  "requestPayload": event, "responseContext": {"functionError": "Unhandled"}}
+        client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
     def _fire(self, task: ScheduledTask, event: dict[str, Any], key: str, firing: str) -> tuple[bool, Any]:
         """One attempt of a scheduled (asynchronous) invocation: whether it succeeded, and its result."""
@@ -404,7 +418,8 @@ class LocalRuntime:
     def dlq_depths(self) -> dict[str, int]:
         sqs = client("sqs")
         depths = {}
-        for _queue, dlq in self.stack.dlq_of.items():
+        for dlq in sorted({*self.stack.dlq_of.values(), *([SCHEDULED_TASKS_DLQ] if SCHEDULED_TASKS_DLQ in
+                                                           self.stack.queue_urls else [])}):
             attributes = sqs.get_queue_attributes(QueueUrl=self.stack.queue_urls[dlq],
                                                   AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
             depths[dlq] = int(attributes["ApproximateNumberOfMessages"])

@@ -62,3 +62,21 @@ def test_a_message_left_in_a_dead_letter_queue_makes_the_run_exit_3(tmp_path: Pa
     out = capsys.readouterr().out
     (line,) = [x for x in out.splitlines() if x.startswith("DLQ depths at the end: ")]
     assert "SegmenterDLQ 1" in line and "IngestDLQ 0" in line and "left unprocessed" in line
+
+
+def test_a_scheduled_run_that_fails_every_attempt_lands_in_its_dlq_and_makes_the_run_exit_3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Given a journey tick that fails on every attempt (as a bug in the tick would),
+    When the run ends,
+    Then each failed scheduled run is in ScheduledTasksDLQ, as Lambda's on-failure destination puts it in AWS,
+    and the run exits 3 — a handler error is never only a line in the log."""
+    import functions.journey.handler as journey
+
+    def broken(event: dict[str, Any], context: Any) -> Any:
+        raise ValueError("the tick cannot read a journey")
+
+    monkeypatch.setattr(journey, "handler", broken)
+    assert main(_argv(tmp_path)) == 3
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.startswith("DLQ depths at the end: ")]
+    assert "ScheduledTasksDLQ 0" not in line and "ScheduledTasksDLQ" in line
