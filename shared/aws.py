@@ -63,3 +63,16 @@ def remove_client_hook(hook: Callable[[Any], None]) -> None:
         if hook in _hooks:
             _hooks.remove(hook)
         _clients.clear()
+
+
+def read_object(bucket: str, key: str) -> bytes | None:
+    """An S3 object's bytes, or None when there is no such object (a missing config, an extract not held)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body: bytes = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return body

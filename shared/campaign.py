@@ -74,17 +74,10 @@ def _load(bucket: str, version: str) -> Campaign:
 
 
 def _read_optional(bucket: str, key: str) -> str | None:
-    from botocore.exceptions import ClientError
+    from shared.aws import read_object
 
-    from shared.aws import client
-
-    try:
-        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    return str(body.decode("utf-8-sig"))
+    body = read_object(bucket, key)
+    return body.decode("utf-8-sig") if body is not None else None
 
 
 def reset_campaign_cache() -> None:

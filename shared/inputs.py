@@ -115,17 +115,25 @@ def _parse_time(value: object) -> datetime:
     return value
 
 
-def _parse_date(value: object) -> date:
-    """A calendar date YYYY-MM-DD (no time of day)."""
+def _calendar_date(value: object) -> date | None:
+    """A calendar date YYYY-MM-DD (no time of day), or None."""
     if isinstance(value, str):
         if len(value) == 10:
             try:
                 return date.fromisoformat(value)
             except ValueError:
-                pass
+                return None
     elif isinstance(value, date) and not isinstance(value, datetime):
         return value
-    raise _fail("expected a date YYYY-MM-DD")
+    return None
+
+
+def _parse_date(value: object) -> date:
+    """A calendar date YYYY-MM-DD (no time of day)."""
+    parsed = _calendar_date(value)
+    if parsed is None:
+        raise _fail("expected a date YYYY-MM-DD")
+    return parsed
 
 
 _MARKETABLE = "expected a date YYYY-MM-DD or an ISO 8601 date-time with offset or Z"
@@ -133,13 +141,11 @@ _MARKETABLE = "expected a date YYYY-MM-DD or an ISO 8601 date-time with offset o
 
 def _parse_marketable(value: object) -> date | datetime:
     """A calendar date (from 00:00 in the campaign's time zone) or an instant (a date-time with offset or Z)."""
+    day = _calendar_date(value)
+    if day is not None:
+        return day
     if isinstance(value, str):
-        if len(value) == 10:
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        elif len(value) > 10 and value[10] in "Tt ":
+        if len(value) > 10 and value[10] in "Tt ":
             try:
                 parsed = _from_iso_time(value)
             except ValueError:
@@ -147,10 +153,7 @@ def _parse_marketable(value: object) -> date | datetime:
             else:
                 if parsed.tzinfo is not None:
                     return parsed
-    elif isinstance(value, datetime):
-        if value.tzinfo is not None and value.utcoffset() is not None:
-            return value
-    elif isinstance(value, date):
+    elif isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None:
         return value
     raise _fail(_MARKETABLE)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.aws import client
+from shared.aws import client, read_object
 from shared.events import CRM_PREFIX
 
 HELD_PREFIX = "held/"
@@ -35,15 +35,8 @@ def release_key(key: str) -> str:
 
 
 def _read(bucket: str, key: str) -> dict[str, Any] | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    return dict(json.loads(body))
+    body = read_object(bucket, key)
+    return dict(json.loads(body)) if body is not None else None
 
 
 def _write(bucket: str, key: str, record: dict[str, Any]) -> None:
