@@ -80,3 +80,23 @@ def test_a_scheduled_run_that_fails_every_attempt_lands_in_its_dlq_and_makes_the
     out = capsys.readouterr().out
     (line,) = [x for x in out.splitlines() if x.startswith("DLQ depths at the end: ")]
     assert "ScheduledTasksDLQ 0" not in line and "ScheduledTasksDLQ" in line
+
+
+def test_a_truncated_crm_extract_is_held_and_the_run_stops_naming_the_file_and_the_share(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Given a first extract of five customers and a second, a day later, with only one of them (80 % retired),
+    When the run reaches the second,
+    Then the extract is held, not applied, and the run stops with one line naming the file and the share."""
+    rows = [CUSTOMER | {"customer_id": f"C-{n}", "household_id": f"H-{n}"} for n in range(1, 6)]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(",".join(b.CUSTOMER_COLUMNS) + "\n" + "".join(
+        ",".join(r[c] for c in b.CUSTOMER_COLUMNS) + "\n" for r in rows), encoding="utf-8")
+    second.write_text(",".join(b.CUSTOMER_COLUMNS) + "\n" + ",".join(rows[0][c] for c in b.CUSTOMER_COLUMNS) + "\n",
+                      encoding="utf-8")
+    feed = _csv(tmp_path / "rollout.csv", b.FEED_COLUMNS, HOUSEHOLD)
+    argv = ["run", "--customers", str(first), "--customers", f"{second}@2026-06-09T10:00:00+02:00", "--feed",
+            str(feed), "--days", "3", "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # the lines before are the progress of the run
+    assert last.startswith(f"dispatch run: {second}:0: CRM extract ") and "80.0 %" in last
+    assert "held, not applied" in last
