@@ -74,17 +74,30 @@ def withdraw(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
         history = list(ctx.pressure.history)
         history.remove(own)  # the contact never left: its place in the caps goes back
         parts.append(("Update", pressure_update(s.contacts_table, ctx.pressure, history)))
-    withdrawn = claim_update(s.contacts_table, req.household_id, sk, status="withdrawn", withdrawn_reason=reason,
-                             withdrawn_at=now.astimezone(campaign.tz).isoformat())
-    withdrawn["ConditionExpression"] = "#status = :was"
-    withdrawn["ExpressionAttributeValues"][":was"] = {"S": str(ctx.claim["status"])}
+    parts.append(_release_claim(s, campaign, req, ctx.claim, sk, now, reason, deferred=rewind is not None))
     decision = "deferred" if rewind is not None else "skipped"
     item = decision_item(s, campaign, req, now, decision, f"withdrawn when it would leave: {reason}", sk)
-    item["sk"] = f"decision#withdrawn#{sk}"
-    parts += [("Update", withdrawn), ("Put", {"TableName": s.contacts_table, "Item": _to_item(item)})]
+    parts.append(("Put", {"TableName": s.contacts_table, "Item": _to_item(item)}))
     transact(parts)
     budget_store.release(s.budget_table, ctx.claim)  # after: a crash in between strands money, never overspends
     return Verdict("defer" if rewind is not None else "skip", reason, until=verdict.until)
+
+
+def _release_claim(s: Settings, campaign: Campaign, req: ContactRequested, claim: dict[str, Any], sk: str,
+                   now: datetime, reason: str, *, deferred: bool) -> Part:
+    """The claim of a contact that never left, conditioned on its status as read: `withdrawn` when its step is
+    over, deleted when the step goes back in the journey (so the step can be claimed again when it is due)."""
+    was = {":was": {"S": str(claim["status"])}}
+    if deferred:
+        return ("Delete", {"TableName": s.contacts_table, "Key": _to_item({"household_id": req.household_id,
+                                                                            "sk": sk}),
+                           "ConditionExpression": "#status = :was", "ExpressionAttributeNames": {"#status": "status"},
+                           "ExpressionAttributeValues": was})
+    withdrawn = claim_update(s.contacts_table, req.household_id, sk, status="withdrawn", withdrawn_reason=reason,
+                             withdrawn_at=now.astimezone(campaign.tz).isoformat())
+    withdrawn["ConditionExpression"] = "#status = :was"
+    withdrawn["ExpressionAttributeValues"] |= was
+    return ("Update", withdrawn)
 
 
 def _rewind(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context,

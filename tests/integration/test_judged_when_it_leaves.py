@@ -149,6 +149,11 @@ def test_a_postponed_marketable_from_defers_the_batched_letter_and_puts_the_step
     journey = h.journey("H-late")
     assert (journey["status"], journey["cycle"], journey["step"]) == ("live", 1, 1)
     assert journey["due_at"] == h.iso_z(h.local(later, 0))
+    # When the step falls due again on the new marketable_from and is requested, Then it leaves at that cut-off
+    _print_request(journey, h.local(later, 0))
+    _cut_off(later)
+    [claim] = h.claims("H-late")
+    assert claim["status"] == "sent" and datetime.fromisoformat(claim["at"]) == h.local(later, 17)
 
 
 # ------------------------------------------------------------------ finding 3: an order after completion
