@@ -199,6 +199,20 @@ class Simulation:
     def decisions(self, household_ids: Sequence[str]) -> list[dict[str, Any]]:
         return [i for h in household_ids for i in self.items(h, "decision#")]
 
+    def pieces(self) -> dict[str, dict[str, str]]:
+        """Every row of every closed print batch (the CSVs the vendor collects), by piece id."""
+        from shared.aws import client
+
+        s3 = client("s3")
+        bucket = self.stack.refs["PrintBucket"]
+        rows: dict[str, dict[str, str]] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="batches/"):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith(".csv"):
+                    body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8-sig")
+                    rows.update({r["piece_id"]: r for r in csv.DictReader(io.StringIO(body))})
+        return rows
+
     def lost(self) -> list[str]:
         """What the design's 'nothing lost' forbids: messages in a DLQ, scheduled runs that failed for good,
         handler errors."""

@@ -369,6 +369,33 @@ def check_once(contacts: Sequence[Contact]) -> list[Violation]:
     return found
 
 
-def check_all(world: World, contacts: Sequence[Contact], rules: Rules) -> list[Violation]:
+PERSONAL_COLUMNS = ("customer_id", "salutation", "first_name", "last_name")
+
+
+def check_pieces(world: World, contacts: Sequence[Contact], pieces: dict[str, dict[str, str]]) -> list[Violation]:
+    """A letter that left is a row of a closed batch, addressed to where the feed row in force said the
+    household is (a corrected address applies); a partially addressed one carries no personal data."""
+    found = []
+    for c in contacts:
+        if c.channel != "print":
+            continue
+        piece = pieces.get(c.contact_id)
+        if piece is None:
+            found.append(Violation("nothing lost", c, "no row of any closed print batch carries this letter"))
+            continue
+        row = world.feed_at(c.household_id, c.at)
+        if row is not None and (piece.get("street"), piece.get("house_number")) != (row.street, row.house_number):
+            printed = f"{piece.get('street')} {piece.get('house_number')}"
+            found.append(Violation("feed correction", c, f"printed for {printed}, the row in force says "
+                                   f"{row.street} {row.house_number}"))
+        personal = [k for k in PERSONAL_COLUMNS if piece.get(k)]
+        if c.kind == "partially_addressed" and personal:
+            found.append(Violation("data minimisation", c, f"partially addressed piece carries {', '.join(personal)}"))
+    return found
+
+
+def check_all(world: World, contacts: Sequence[Contact], rules: Rules,
+              pieces: dict[str, dict[str, str]] | None = None) -> list[Violation]:
     found = [v for c in contacts for v in check_contact(world, c, rules)]
+    found += check_pieces(world, contacts, pieces) if pieces is not None else []
     return found + check_caps(contacts, rules) + check_once(contacts)

@@ -41,11 +41,11 @@ from tests.model.reference import TZ, Customer, FeedRow, Offer, Response, Rules,
 
 RULES = Rules()  # the contract's defaults, which the harness's config keeps
 FIRST_DAY = date(2026, 1, 5)
-SPEEDS = st.sampled_from([100, 500, 1000, 1000, 10000])
+SPEEDS = st.sampled_from([100, 500, 1000, 1000, 10000, 10000])
 GAP = st.integers(0, 240)  # minutes from the last step to the next drop
 PERSON = st.fixed_dictionaries({
     "relationship": st.sampled_from(["internet", "internet", "mobile", "mobile", "both", "former"]),
-    "internet_down_mbps": st.sampled_from([50, 100, 500, 1000]),
+    "internet_down_mbps": st.sampled_from([50, 50, 100, 100, 500, 1000]),
     "email": st.sampled_from([True, True, True, False]),
     "mobile": st.sampled_from(["mobile", "mobile", "mobile", "landline", ""]),
     "phone_listing": st.sampled_from(["listed", "listed", "starred", "unlisted"]),
@@ -57,8 +57,7 @@ PERSON = st.fixed_dictionaries({
     "language": st.sampled_from(["de", "fr", "it", "en"]),
 })
 CRM_CHANGES = ["leave", "withdraw", "move", "do_not_mail", "do_not_call", "join", "relationship", "same"]
-RESPONSES = ["order", "order", "opt_out", "opt_out", "sms_stop", "email_bounce", "email_complaint", "call_outcome",
-             "call_outcome"]
+RESPONSES = ["opt_out", "opt_out", "sms_stop", "email_bounce", "email_complaint", "call_outcome", "call_outcome"]
 CLOCKS = [time(5, 45), time(6, 20), time(8, 10), time(11, 30), time(12, 40), time(16, 35), time(17, 25),
           time(19, 50), time(20, 25)]
 
@@ -237,6 +236,12 @@ class DispatchMachine(RuleBasedStateMachine):
         assert self.sim is not None
         self._advance(self.sim.now + timedelta(days=days))
 
+    @rule(days=st.integers(5, 12), hours=st.integers(0, 23))
+    def wait_a_week(self, days: int, hours: int) -> None:
+        """Long enough for the next step of a journey (the campaign's steps are a week apart)."""
+        assert self.sim is not None
+        self._advance(self.sim.now + timedelta(days=days, hours=hours))
+
     @rule(days=st.integers(0, 3), wall_clock=st.sampled_from(CLOCKS))
     def days_later_at(self, days: int, wall_clock: time) -> None:
         """Some days on, at one of the wall-clock times where rules meet (cut-off, export, windows, noon)."""
@@ -255,7 +260,8 @@ class DispatchMachine(RuleBasedStateMachine):
         if self.sim is None:
             return
         contacts = self.sim.contacts(self.households)
-        broken = [str(v) for v in check_all(self.world, contacts, RULES)]
+        pieces = self.sim.pieces() if any(c.channel == "print" for c in contacts) else None
+        broken = [str(v) for v in check_all(self.world, contacts, RULES, pieces)]
         broken += [f"[nothing lost] {c['household_id']}: claim {c['sk']} left `claimed` after draining"
                    for c in self.sim.claims(self.households) if c.get("status") == "claimed"]
         broken += [f"[nothing lost] {problem}" for problem in self.sim.lost()]
