@@ -57,7 +57,8 @@ PERSON = st.fixed_dictionaries({
     "language": st.sampled_from(["de", "fr", "it", "en"]),
 })
 CRM_CHANGES = ["leave", "withdraw", "move", "do_not_mail", "do_not_call", "join", "relationship", "same"]
-RESPONSES = ["opt_out", "opt_out", "sms_stop", "email_bounce", "email_complaint", "call_outcome", "call_outcome"]
+RESPONSES = ["order", "order", "opt_out", "opt_out", "opt_out", "sms_stop", "email_bounce", "email_complaint",
+             "call_outcome", "call_outcome", "call_outcome"]
 CLOCKS = [time(5, 45), time(6, 20), time(8, 10), time(11, 30), time(12, 40), time(16, 35), time(17, 25),
           time(19, 50), time(20, 25)]
 
@@ -113,10 +114,10 @@ class DispatchMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ the start
     @initialize(day=st.integers(0, 700), hour=st.integers(0, 23), cantons=st.lists(
         st.sampled_from(sorted(PLACES)), min_size=2, max_size=4), people=st.lists(
-        st.tuples(st.integers(0, 3), PERSON), min_size=1, max_size=6), promo_days=st.integers(2, 40),
+        st.tuples(st.integers(0, 3), PERSON), min_size=2, max_size=8), promo_days=st.integers(2, 40),
         late_days=st.integers(2, 30), connected=st.lists(st.tuples(st.integers(-6, 12), SPEEDS,
                                                                   st.sampled_from([False, False, False, True])),
-                                                        min_size=1, max_size=3))
+                                                        min_size=2, max_size=3))
     def begin(self, day: int, hour: int, cantons: list[str], people: list[tuple[int, dict[str, Any]]],
               promo_days: int, late_days: int, connected: list[tuple[int, int, bool]]) -> None:
         """The first extract, then the first households' feed rows (the others may come later)."""
@@ -202,6 +203,8 @@ class DispatchMachine(RuleBasedStateMachine):
           channel=st.sampled_from(["email", "sms", "print", "call", "all", "all"]),
           outcome=st.sampled_from(["ordered", "declined", "not_reached", "not_reached", "do_not_call"]), gap=GAP)
     def respond(self, which: int, who: int, kind: str, channel: str, outcome: str, gap: int) -> None:
+        """A response as the CRM or the call centre hands it in, whenever it comes: an order also before the
+        household's journey exists or after it completed."""
         household = self.households[which % len(self.households)]
         customer: str | None = None
         if who >= 0 and self.known:
@@ -211,19 +214,9 @@ class DispatchMachine(RuleBasedStateMachine):
         if kind in ("sms_stop", "email_bounce", "email_complaint", "call_outcome") and customer is None:
             customer = next((c.customer_id for c in self.base.values() if c.household_id == household), None)
             if customer is None:
-                kind = "order"
+                kind = "opt_out"  # nobody there to bounce or answer: the household objects instead
         self._respond(Response(self._at(gap), household, customer, kind, channel if kind == "opt_out" else None,
                                outcome if kind == "call_outcome" else None))
-
-    @rule(which=st.integers(0, 3), by_customer=st.booleans(), by_call=st.sampled_from([False, False, True]),
-          gap=GAP)
-    def order(self, which: int, by_customer: bool, by_call: bool, gap: int) -> None:
-        """An order (also before the household's journey exists, or after it completed)."""
-        household = self.households[which % len(self.households)]
-        customer = next((c.customer_id for c in self.base.values() if c.household_id == household), None)
-        self._respond(Response(self._at(gap), household, customer if by_customer or by_call else None,
-                               "call_outcome" if by_call and customer else "order",
-                               outcome="ordered" if by_call and customer else None))
 
     # ------------------------------------------------------------------ time passes
     @rule(minutes=st.integers(10, 600))
