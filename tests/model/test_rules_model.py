@@ -329,7 +329,7 @@ def _person_line(c: Customer) -> str:
     return f"{c.customer_id} {relation}{speed} {c.mobile or 'no-phone'}/{c.phone_listing} [{','.join(flags)}]"
 
 
-BOUNDED = settings(max_examples=int(os.environ.get("MODEL_EXAMPLES", "12")), stateful_step_count=30,
+BOUNDED = settings(max_examples=int(os.environ.get("MODEL_EXAMPLES", "15")), stateful_step_count=30,
                    deadline=None, derandomize=True, database=None, print_blob=True,
                    suppress_health_check=list(HealthCheck),
                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
