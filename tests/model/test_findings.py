@@ -78,6 +78,18 @@ def test_a_pre_order_stops_the_journey_from_starting() -> None:
         machine.what_left_keeps_the_rules()
 
 
+def test_an_order_after_the_last_step_stops_the_call_of_a_completed_journey() -> None:
+    """Given an upgrade journey whose last step, the second cycle's call, is requested on Wednesday 22 July at
+    10:00 (the journey is then completed) (finding 3),
+    When the household orders at 12:40 that day,
+    Then the call is not on Thursday's 06:00 list."""
+    with story([(0, spec())], [(0, 1000, False)]) as machine:
+        machine.days_later_at(days=44, wall_clock=NOON)
+        machine.respond(which=0, who=0, kind="order", channel="all", outcome="ordered", gap=0)
+        machine.until(wall_clock=time(6, 20))
+        machine.what_left_keeps_the_rules()
+
+
 def test_a_retired_customer_is_not_contacted_again() -> None:
     """Given an upgrade customer who got the first email (finding 5),
     When the next CRM extract no longer holds them,
