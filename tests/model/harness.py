@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tests.e2e.builders import CUSTOMER_COLUMNS, FEED_COLUMNS, RESPONSE_COLUMNS
-from tests.model.reference import TZ, Contact, Customer, FeedRow, Offer, Response, World
+from tests.model.reference import TZ, Contact, Customer, FeedRow, Offer, Response
 
 CAMPAIGN_ID = "model-based"
 REPEAT_EVERY_DAYS = 20
@@ -236,7 +236,7 @@ def _contact(item: dict[str, Any]) -> Contact:
 
 
 # ----------------------------------------------------------------------------------- the story
-def timeline(world: World, log: Sequence[tuple[datetime, str, str]], sim: Simulation,
+def timeline(log: Sequence[tuple[datetime, str, str]], sim: Simulation,
              household_ids: Sequence[str]) -> str:
     """Each household's story in time order: what was dropped, what left, what was decided."""
     lines = []
