@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from tests.model.harness import aws_account
-from tests.model.test_rules_model import DispatchMachine
+from tests.model.test_rules_model import NOON, DispatchMachine
 
 MONDAY = 154  # days after 2026-01-05: Monday 2026-06-08, no holiday near it
-NOON = time(12, 40)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:

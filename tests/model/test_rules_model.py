@@ -59,6 +59,8 @@ PERSON = st.fixed_dictionaries({
 CRM_CHANGES = ["leave", "withdraw", "move", "do_not_mail", "do_not_call", "join", "relationship", "same"]
 RESPONSES = ["order", "order", "opt_out", "opt_out", "opt_out", "sms_stop", "email_bounce", "email_complaint",
              "call_outcome", "call_outcome", "call_outcome"]
+PENDING_OR_MADE = {"sent", "queued", "batched", "claimed", "ambiguous"}  # ambiguous: reported, never resent
+NOON = time(12, 40)
 CLOCKS = [time(5, 45), time(6, 20), time(8, 10), time(11, 30), time(12, 40), time(16, 35), time(17, 25),
           time(19, 50), time(20, 25)]
 
@@ -219,6 +221,14 @@ class DispatchMachine(RuleBasedStateMachine):
         self._respond(Response(self._at(gap), household, customer, kind, channel if kind == "opt_out" else None,
                                outcome if kind == "call_outcome" else None))
 
+    @rule(which=st.integers(0, 3), who=st.integers(-1, 20), kind=st.sampled_from(["order", "opt_out"]),
+          channel=st.sampled_from(["print", "call", "all"]), wall_clock=st.sampled_from([NOON, time(16, 50)]))
+    def at_noon(self, which: int, who: int, kind: str, channel: str, wall_clock: time) -> None:
+        """An order or objection between the morning's requests and the evening's cut-off or the next export."""
+        assert self.sim is not None
+        self._advance(next_local(self.sim.now, wall_clock))
+        self.respond(which, who, kind, channel, "ordered", 0)
+
     # ------------------------------------------------------------------ time passes
     @rule(minutes=st.integers(10, 600))
     def wait(self, minutes: int) -> None:
@@ -256,14 +266,30 @@ class DispatchMachine(RuleBasedStateMachine):
         contacts = self.sim.contacts(self.households)
         pieces = self.sim.pieces() if any(c.channel == "print" for c in contacts) else None
         broken = [str(v) for v in check_all(self.world, contacts, RULES, pieces)]
-        broken += [f"[nothing lost] {c['household_id']}: claim {c['sk']} left `claimed` after draining"
-                   for c in self.sim.claims(self.households) if c.get("status") == "claimed"]
+        broken += self._undecided()
         broken += [f"[nothing lost] {problem}" for problem in self.sim.lost()]
         if broken:
             involved = [h for h in self.households if any(f"] {h}:" in b for b in broken)] or self.households
             story = timeline(self.log, self.sim, involved)
             raise AssertionError("what left the system breaks the design's rules:\n  " + "\n  ".join(broken[:12])
                                  + f"\n\nthe households' timelines (Europe/Zurich):\n{story}")
+
+    def _undecided(self) -> list[str]:
+        """Nothing lost: no claim left `claimed` once everything drained, and a request that ended without
+        leaving (withdrawn, skipped, failed ...) has a decision with its reason."""
+        assert self.sim is not None
+        decided = {(d.get("journey_id"), int(d.get("cycle", 0)), int(d.get("step", 0)))
+                   for d in self.sim.decisions(self.households)}
+        found = []
+        for c in self.sim.claims(self.households):
+            status = c.get("status")
+            if status == "claimed":
+                found.append(f"[nothing lost] {c['household_id']}: claim {c['sk']} left `claimed` after draining")
+            elif status not in PENDING_OR_MADE and (c.get("journey_id"), int(c.get("cycle", 0)),
+                                                    int(c.get("step", 0))) not in decided:
+                found.append(f"[nothing lost] {c['household_id']}: {c['channel']} claim {c['sk']} ended "
+                             f"`{status}` without a decision")
+        return found
 
     def teardown(self) -> None:
         if self.sim is not None:
