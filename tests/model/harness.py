@@ -237,11 +237,13 @@ def _contact(item: dict[str, Any]) -> Contact:
 
 # ----------------------------------------------------------------------------------- the story
 def timeline(log: Sequence[tuple[datetime, str, str]], sim: Simulation,
-             household_ids: Sequence[str]) -> str:
-    """Each household's story in time order: what was dropped, what left, what was decided."""
+             household_ids: Sequence[str], people: Sequence[str] = ()) -> str:
+    """Each household's story in time order: what was dropped, what left, what was decided; with what the
+    `people` named did elsewhere (an objection made before they moved in)."""
     lines = []
     for household in household_ids:
-        events = [(at, what) for at, h, what in log if h in (household, "*")]
+        events = [(at, what if h == household else f"{what} (at {h})") for at, h, what in log
+                  if h == household or any(f"by {p}" in what for p in people)]
         events += [(c.at, f"LEFT      {c.describe()}") for c in sim.contacts([household])]
         events += [(datetime.fromisoformat(d["at"]), f"decision  {d.get('channel')} {d.get('customer_id') or ''} "
                     f"{d.get('decision')}: {d.get('reason')}") for d in sim.decisions([household])]

@@ -9,6 +9,7 @@ for SOAK_MINUTES (default 30) and prints how many examples and steps it ran.
 from __future__ import annotations
 
 import os
+import re
 import time as clock
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -270,7 +271,8 @@ class DispatchMachine(RuleBasedStateMachine):
         broken += [f"[nothing lost] {problem}" for problem in self.sim.lost()]
         if broken:
             involved = [h for h in self.households if any(f"] {h}:" in b for b in broken)] or self.households
-            story = timeline(self.log, self.sim, involved)
+            people = sorted({p for b in broken for p in re.findall(r"\bC\d{3}\b", b)})
+            story = timeline(self.log, self.sim, involved, people)
             raise AssertionError("what left the system breaks the design's rules:\n  " + "\n  ".join(broken[:12])
                                  + f"\n\nthe households' timelines (Europe/Zurich):\n{story}")
 
@@ -355,7 +357,7 @@ def _person_line(c: Customer) -> str:
     return f"{c.customer_id} {relation}{speed} {c.mobile or 'no-phone'}/{c.phone_listing} [{','.join(flags)}]"
 
 
-BOUNDED = settings(max_examples=int(os.environ.get("MODEL_EXAMPLES", "15")), stateful_step_count=30,
+BOUNDED = settings(max_examples=int(os.environ.get("MODEL_EXAMPLES", "12")), stateful_step_count=30,
                    deadline=None, derandomize=True, database=None, print_blob=True,
                    suppress_health_check=list(HealthCheck),
                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
