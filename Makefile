@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck template-check unit integration e2e browser clean perf
+.PHONY: demo test lint typecheck template-check unit integration e2e browser clean perf soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -45,6 +45,11 @@ e2e: $(STAMP) browser
 # docs/performance.md, regenerated from one bench run (takes long on the emulator).
 perf: $(STAMP)
 	$(BIN)/dispatch bench --households 2000 --feed-rows 1000000 --write docs/performance.md
+
+# The model-based test (tests/model) for SOAK_MINUTES instead of its bounded run; prints examples and steps.
+SOAK_MINUTES ?= 30
+soak: $(STAMP)
+	MODEL_SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/pytest tests/model/test_rules_model.py::test_soak -s
 
 browser: $(CHROMIUM)
 
