@@ -49,7 +49,7 @@ perf: $(STAMP)
 # The model-based test (tests/model) for SOAK_MINUTES instead of its bounded run; prints examples and steps.
 SOAK_MINUTES ?= 30
 soak: $(STAMP)
-	MODEL_SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/pytest tests/model/test_rules_model.py::test_soak -s
+	$(BIN)/python -m tests.model.test_rules_model $(SOAK_MINUTES)
 
 browser: $(CHROMIUM)
 

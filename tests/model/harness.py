@@ -45,15 +45,9 @@ COPY = {lang: {"name": "Fibre", "headline": "Fibre is here", "body": "Move to fi
         for lang in ("de", "fr", "it", "en")}
 
 
-def config_text() -> tuple[str, bool]:
-    """The config, with `crm.max_retire_percent` when this product knows the key (issue 12 adds it)."""
-    from shared.config import ConfigError, parse_config
-
-    try:
-        parse_config(CONFIG_YAML + CRM_GUARD_YAML)
-    except ConfigError:
-        return CONFIG_YAML, False
-    return CONFIG_YAML + CRM_GUARD_YAML, True
+def config_text() -> str:
+    """The config of every example, with the CRM guard opened (see CRM_GUARD_YAML)."""
+    return CONFIG_YAML + CRM_GUARD_YAML
 
 
 def offers_yaml(offers: Sequence[Offer]) -> str:
@@ -153,7 +147,7 @@ class Simulation:
         reset_clients()
         reset_campaign_cache()
         parameters.clear_caches()  # type: ignore[no-untyped-call]
-        text, self.crm_guard = config_text()
+        text = config_text()
         self.stack = provision("model", REGION, {**schedule_parameters(parse_config(text)),
                                                  "ConfigVersion": f"model-{os.getpid()}-{serial}", "DueShards": "2"})
         self.runtime = LocalRuntime(self.stack, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"})

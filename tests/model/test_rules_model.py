@@ -15,7 +15,6 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -374,10 +373,8 @@ def test_what_leaves_keeps_the_rules_while_the_world_changes() -> None:
         run_state_machine_as_test(DispatchMachine, settings=BOUNDED)
 
 
-@pytest.mark.skipif(not os.environ.get("MODEL_SOAK_MINUTES"), reason="the soak runs with `make soak`")
-def test_soak() -> None:
-    """Given the same machine, When it runs for MODEL_SOAK_MINUTES, Then no example breaks a rule."""
-    minutes = float(os.environ["MODEL_SOAK_MINUTES"])
+def soak(minutes: float) -> None:
+    """`make soak`: random examples of the same machine (shrunk on a failure) for `minutes`; then the tally."""
     began = clock.monotonic()
     try:
         with aws_account():
@@ -386,3 +383,9 @@ def test_soak() -> None:
     finally:
         print(f"\nsoak: {Tally.examples} examples, {Tally.steps} steps, {Tally.contacts} contacts judged in "
               f"{(clock.monotonic() - began) / 60:.1f} minutes")
+
+
+if __name__ == "__main__":  # python -m tests.model.test_rules_model MINUTES
+    import sys
+
+    soak(float(sys.argv[1]) if len(sys.argv) > 1 else 30.0)
