@@ -343,6 +343,19 @@ def check_point_in_time_recovery(raw: dict[str, Any], translated: dict[str, Any]
             f"{name}: no point-in-time recovery")
 
 
+# The tables with personal data or what points at a person: each expires its items (DynamoDB TTL). The suppression
+# table is kept (an objection outlives retention), the budget table holds sums only.
+EXPIRING_TABLES = {"HouseholdsTable", "CustomersTable", "JourneysTable", "ContactsTable", "PrintTable", "CallsTable"}
+
+
+def check_personal_data_expires(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    tables = _of_type(raw, "AWS::DynamoDB::Table")
+    assert set(tables) == EXPIRING_TABLES | {"SuppressionTable", "BudgetTable"}, sorted(tables)
+    for name in EXPIRING_TABLES:
+        ttl = _props(tables[name]).get("TimeToLiveSpecification", {})
+        assert ttl.get("Enabled") is True and ttl.get("AttributeName") == "expires_at", f"{name}: kept forever"
+
+
 LOG_BUCKET = "AccessLogBucket"
 
 
@@ -424,6 +437,7 @@ CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "queues_encrypted": check_queues_encrypted,
     "tables_encrypted": check_tables_encrypted,
     "point_in_time_recovery": check_point_in_time_recovery,
+    "personal_data_expires": check_personal_data_expires,
     "bucket_access_logs_and_retention": check_bucket_access_logs_and_retention,
     "apis_logged_and_throttled": check_apis_logged_and_throttled,
     "names_per_stack": check_names_per_stack,
@@ -625,6 +639,8 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
         lambda r: r["EmailDLQ"]["Properties"].pop("SqsManagedSseEnabled"))),
     "table sse removed": ("tables_encrypted", _raw_edit(
         lambda r: r["CallsTable"]["Properties"].pop("SSESpecification"))),
+    "journeys kept forever": ("personal_data_expires", _raw_edit(
+        lambda r: r["JourneysTable"]["Properties"].pop("TimeToLiveSpecification"))),
     "pitr removed": ("point_in_time_recovery", _raw_edit(
         lambda r: r["PrintTable"]["Properties"].pop("PointInTimeRecoverySpecification"))),
     "bucket access log removed": ("bucket_access_logs_and_retention", _raw_edit(
