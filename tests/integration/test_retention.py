@@ -54,3 +54,14 @@ def test_a_live_journey_never_expires_an_ended_one_does(stack) -> None:
     # Then the ended journey expires retention_days after its end
     journey = h.journey("H-1")
     assert journey["status"] == "ended" and journey["expires_at"] == _epoch(RETENTION_DAYS)
+
+
+def test_a_journey_ended_by_an_erasure_expires_too(stack) -> None:
+    # Given a customer's live journey
+    h.seed("H-1", "C-1", target_group="upgrade", offer_id="fibre-10g-upgrade", due_at=NOW)
+    # When the customer is erased
+    detail = {"version": "1", "correlation_id": "C-1", "customer_id": "C-1"}
+    h.no_failures(h.invoke(responses_handler, h.sqs_event("ErasureRequested", detail, NOW)))
+    # Then the journey ended, and expires retention_days later
+    journey = h.journey("H-1")
+    assert journey["status"] == "ended" and journey["expires_at"] == _epoch(RETENTION_DAYS)
