@@ -414,6 +414,25 @@ def check_names_per_stack(raw: dict[str, Any], translated: dict[str, Any]) -> No
     assert raw["Resources"]["SenderIdentity"].get("Condition") == "CreateSenderIdentity"
 
 
+def check_mail_authenticated(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    """DMARC: a domain identity (the From address's domain) signing with Easy DKIM, a custom MAIL FROM on that
+    domain (SPF aligned), the DNS records to publish as outputs, and every email through the configuration set."""
+    identity = _props(raw["Resources"]["SenderIdentity"])
+    assert identity["EmailIdentity"] == {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}, identity
+    assert identity.get("DkimAttributes", {}).get("SigningEnabled") is True
+    assert identity.get("DkimSigningAttributes", {}).get("NextSigningKeyLength") == "RSA_2048_BIT"
+    domain = json.dumps(identity["EmailIdentity"], sort_keys=True)
+    assert _render(identity.get("MailFromAttributes", {}).get("MailFromDomain", "")) == (
+        "${MailFromSubdomain}." + domain), "no custom MAIL FROM on the From domain"
+    outputs = raw.get("Outputs", {})
+    for name in ("DkimRecord1", "DkimRecord2", "DkimRecord3", "MailFromMxRecord", "MailFromSpfRecord", "DmarcRecord"):
+        assert name in outputs, f"output {name}: a DNS record to publish"
+    variables = raw["Globals"]["Function"]["Environment"]["Variables"]
+    assert logical_id_of(variables["MAIL_CONFIGURATION_SET"]) == "MailConfigurationSet"
+    allowed = " ".join(_allowed(translated, "EmailFunction", "ses:SendEmail"))
+    assert "configuration-set/${MailConfigurationSet}" in allowed, allowed
+
+
 def check_checkov_skips_have_reasons(raw: dict[str, Any], translated: dict[str, Any]) -> None:
     skips = [(name, s) for name, r in raw["Resources"].items()
              for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
@@ -441,6 +460,7 @@ CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "bucket_access_logs_and_retention": check_bucket_access_logs_and_retention,
     "apis_logged_and_throttled": check_apis_logged_and_throttled,
     "names_per_stack": check_names_per_stack,
+    "mail_authenticated": check_mail_authenticated,
     "checkov_skips_have_reasons": check_checkov_skips_have_reasons,
 }
 
@@ -660,6 +680,12 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
     "schedule named the same in every stack": ("names_per_stack", _translated_edit(
         lambda r: next(v for v in r.values() if v["Type"] == "AWS::Scheduler::Schedule")["Properties"].update(
             Name="JourneyFunctionTick"))),
+    "identity of an address": ("mail_authenticated", _raw_edit(
+        lambda r: r["SenderIdentity"]["Properties"].update(EmailIdentity={"Ref": "SenderEmail"}))),
+    "no custom mail from": ("mail_authenticated", _raw_edit(
+        lambda r: r["SenderIdentity"]["Properties"].pop("MailFromAttributes"))),
+    "dkim off": ("mail_authenticated", _raw_edit(
+        lambda r: r["SenderIdentity"]["Properties"]["DkimAttributes"].update(SigningEnabled=False))),
     "skip without its reason": ("checkov_skips_have_reasons", _raw_edit(
         lambda r: r["SmsRole"]["Metadata"]["checkov"]["skip"][0].update(comment="noise"))),
 }
