@@ -45,6 +45,10 @@ class Stack:
                 return self._sub(arg)
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(str(arg[0]))
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(arg[0])]
         return {k: self.resolve(v) for k, v in value.items()}
 
     def _ref(self, name: str) -> str:
@@ -95,10 +99,12 @@ def provision(stack_name: str, region: str, overrides: dict[str, str] | None = N
     creators = {
         "AWS::Events::EventBus": _bus, "AWS::DynamoDB::Table": _table, "AWS::S3::Bucket": _bucket,
         "AWS::SecretsManager::Secret": _secret, "AWS::SQS::Queue": _queue, "AWS::Events::Rule": _rule,
-        "AWS::SES::EmailIdentity": _email_identity,
+        "AWS::SES::EmailIdentity": _email_identity, "AWS::SES::ConfigurationSet": _configuration_set,
+        "AWS::SNS::Topic": _topic, "AWS::SNS::Subscription": _subscription,
     }
     order = ["AWS::Events::EventBus", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret",
-             "AWS::SES::EmailIdentity", "AWS::SQS::Queue", "AWS::Events::Rule"]
+             "AWS::SES::EmailIdentity", "AWS::SES::ConfigurationSet", "AWS::SNS::Topic", "AWS::SQS::Queue",
+             "AWS::SNS::Subscription", "AWS::Events::Rule"]
     for kind in order:
         pending = [(lid, r) for lid, r in resources.items() if r.get("Type") == kind]
         for _ in range(len(pending) + 1):  # queues may reference their DLQ: create in dependency order
@@ -178,6 +184,26 @@ def _email_identity(stack: Stack, logical_id: str, props: dict[str, Any]) -> Non
     identity = str(stack.resolve(props["EmailIdentity"]))
     _client("sesv2").create_email_identity(EmailIdentity=identity)
     stack.refs[logical_id] = identity
+
+
+def _configuration_set(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    # Its event destination (bounces and complaints to EventBridge) is not emulated: the tests deliver AWS's
+    # documented event shapes to the default bus, where the stack's MailFeedbackRule takes them.
+    name = str(stack.resolve(props.get("Name", f"{stack.name}-{logical_id}")))
+    _client("sesv2").create_configuration_set(ConfigurationSetName=name)
+    stack.refs[logical_id] = name
+
+
+def _topic(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    arn = _client("sns").create_topic(Name=f"{stack.name}-{logical_id}")["TopicArn"]
+    stack.refs[logical_id] = arn
+    stack.attrs[(logical_id, "TopicArn")] = arn
+
+
+def _subscription(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    arn = _client("sns").subscribe(TopicArn=stack.resolve(props["TopicArn"]), Protocol=props["Protocol"],
+                                   Endpoint=stack.resolve(props["Endpoint"]), ReturnSubscriptionArn=True)
+    stack.refs[logical_id] = arn["SubscriptionArn"]
 
 
 def _queue(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:

@@ -25,7 +25,13 @@ def translate(path: Path | None = None) -> dict[str, Any]:
 
     template = json.loads(json.dumps(cfn_yaml.load(str(path or default_template_path())), default=str))
     template = copy.deepcopy(template)
+    # What `sam build` and `sam deploy` put in place of the local folders: the uploaded zips.
     template["Globals"]["Function"]["CodeUri"] = "s3://channel-dispatch-artifacts/code.zip"
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource.get("Properties", {}).pop("CodeUri", None)
+        elif resource.get("Type") == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://channel-dispatch-artifacts/layer.zip"
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-central-2")
     parameters = {"AWS::Region": "eu-central-2", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
     return transform(template, parameters, _NoManagedPolicies())  # type: ignore[no-any-return]

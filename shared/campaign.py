@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from shared.config import DispatchConfig, parse_config
 from shared.offers import Offer, load_offers, parse_offers
-from shared.settings import settings
+from shared.settings import Settings, settings
 
 if TYPE_CHECKING:
     from shared.domain.gate import GatePolicy
@@ -60,7 +60,11 @@ class Campaign:
 
 
 def campaign() -> Campaign:
-    s = settings()
+    return campaign_of(settings())
+
+
+def campaign_of(s: Settings) -> Campaign:
+    """The campaign of the stack `s` names (also for a caller with settings of its own, such as `dispatch erase`)."""
     return _load(s.feed_bucket, s.config_version)
 
 

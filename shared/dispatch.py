@@ -403,7 +403,7 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
     nxt = None if end_journey else next_position(journey_cfg, position, campaign.tz)
     advance = journey_store.advance_update(s.journeys_table, req.household_id, req.cycle, req.step, nxt,
                                            offer_id=req.offer_id, ended=verdict.reason if end_journey else None,
-                                           journey_id=req.journey_id)
+                                           journey_id=req.journey_id, expiry=(now, campaign.config.retention_days))
     if verdict.action == "skip":
         decision = decision_item(s, campaign, req, now, "skipped", verdict.reason, sk + "#skip")
         transact([("Update", advance), ("Put", plain_put(s.contacts_table, decision))])

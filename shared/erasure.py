@@ -182,13 +182,15 @@ def _suppress(s: Settings, customer_id: str, items: list[dict[str, Any]], now: d
 
 
 def _end_journeys(s: Settings, customer_id: str, items: list[dict[str, Any]], now: datetime) -> int:
+    from shared.campaign import campaign_of
     from shared.stores.journeys import end_journey, get_journey
 
     ended = 0
     for household_id in {i["household_id"] for i in items}:
         journey = get_journey(s.journeys_table, household_id)
         if journey is not None and journey.customer_id == customer_id:
-            ended += end_journey(s.journeys_table, household_id, "erasure request", now)
+            ended += end_journey(s.journeys_table, household_id, "erasure request", now,
+                                 campaign_of(s).config.retention_days)
     return ended
 
 

@@ -41,6 +41,17 @@ RESPONSES_PREFIX = "responses/"
 CALL_OUTCOMES_PREFIX = "call-outcomes/"
 REJECTED_PREFIX = "rejected/"
 
+# AWS's own feedback. SES publishes the bounces and complaints of a configuration set to the account's default bus
+# (template.yaml MailFeedbackRule); the SMS provider publishes replies to the origination number to an SNS topic
+# subscribed to the responses queue, whose messages arrive as SNS notifications (shared.handler.Envelope).
+SES_SOURCE = "aws.ses"
+EMAIL_BOUNCED = "Email Bounced"
+EMAIL_COMPLAINT = "Email Complaint Received"
+SES_FEEDBACK = (EMAIL_BOUNCED, EMAIL_COMPLAINT)
+SES_CONFIGURATION_SET_TAG = "ses:configuration-set"
+SNS_SOURCE = "aws.sns"
+SNS_NOTIFICATION = "Notification"
+
 
 #: fair play's start: a date (00:00 in the campaign's time zone) or an instant (a date-time with offset); an
 #: instant is tried first, so '2027-03-10T00:00:00+01:00' keeps its offset and '2027-03-10' stays a date

@@ -31,12 +31,26 @@ class Envelope:
     @classmethod
     def from_body(cls, body: str) -> Envelope:
         event = json.loads(body)
+        if event.get("Type") == "Notification" and "TopicArn" in event:
+            return cls._from_sns(event)
         return cls(
             source=event["source"],
             detail_type=event["detail-type"],
             time=parse_time(event["time"]),
             detail=event.get("detail") or {},
         )
+
+    @classmethod
+    def _from_sns(cls, notification: dict[str, Any]) -> Envelope:
+        """An SNS notification delivered to a queue (an SMS reply): its message as the detail, its time as now."""
+        from shared.events import SNS_NOTIFICATION, SNS_SOURCE
+
+        try:
+            message = json.loads(notification.get("Message") or "{}")
+        except json.JSONDecodeError:
+            message = {"message": notification.get("Message")}
+        return cls(source=SNS_SOURCE, detail_type=SNS_NOTIFICATION, time=parse_time(notification["Timestamp"]),
+                   detail=message if isinstance(message, dict) else {"message": message})
 
 
 def logger_for(service: str) -> Logger:

@@ -25,6 +25,10 @@ class Settings(BaseModel):
     unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN")
     config_version: str = Field(default="1", alias="CONFIG_VERSION")
     sender_email: str = Field(default="fibre@dispatch.example.ch", alias="SENDER_EMAIL")
+    # From's display name for every language; empty: shared.channels.copy.SENDER_NAMES in the recipient's language
+    sender_name: str = Field(default="", alias="SENDER_NAME")
+    # The SES configuration set every email goes out with (bounces and complaints come back through it)
+    mail_configuration_set: str = Field(default="", alias="MAIL_CONFIGURATION_SET")
     unsubscribe_base_url: str = Field(default="https://dispatch.example.ch/unsubscribe", alias="UNSUBSCRIBE_BASE_URL")
 
 

@@ -69,7 +69,8 @@ def withdraw(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
     journey = ctx.journey
     if ends_journey and journey is not None and journey.journey_id == req.journey_id and journey.status == "live":
         parts.append(("Update", journey_store.end_update(s.journeys_table, req.household_id, reason, now,
-                                                         journey_id=req.journey_id)))
+                                                         journey_id=req.journey_id,
+                                                         retention_days=campaign.config.retention_days)))
     if own is not None and own in ctx.pressure.history:
         history = list(ctx.pressure.history)
         history.remove(own)  # the contact never left: its place in the caps goes back

@@ -16,7 +16,7 @@ def on_request(envelope: Envelope) -> None:
 
     s = settings()
     handle_request(s, campaign(), ContactRequested.model_validate(envelope.detail), effect_time(envelope.time),
-                   EmailChannel(s, SesEmailSender()))
+                   EmailChannel(s, SesEmailSender(s.mail_configuration_set)))
 
 
 handler = lambda_handler("email", on_event=on_request, prepare=read_contexts_ahead)

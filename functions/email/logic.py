@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.campaign import Campaign
-from shared.channels.copy import render_email
+from shared.channels.copy import render_email, sender_name
 from shared.channels.delivery import EmailSender, unsubscribe_secret
 from shared.channels.mime import build_mime
 from shared.channels.unsubscribe import make_token, unsubscribe_url
@@ -49,6 +49,9 @@ class EmailChannel:
             current_speed_mbps=customer.get("internet_down_mbps"), unsubscribe_url=url,
         )
         mime = build_mime(rendered=rendered, sender=self.settings.sender_email, recipient=customer["email"],
-                          unsubscribe_url=url, sent_at=issued)
-        message_id = self.sender.send_raw(self.settings.sender_email, customer["email"], mime)
+                          unsubscribe_url=url, sent_at=issued,
+                          sender_name=self.settings.sender_name or sender_name(rendered.language))
+        # Ids only: SES hands them back with a bounce or complaint (functions/responses/feedback.py).
+        tags = {"household_id": req.household_id, "customer_id": customer["customer_id"]}
+        message_id = self.sender.send_raw(self.settings.sender_email, customer["email"], mime, tags)
         return {"provider_message_id": message_id, "language": rendered.language}

@@ -164,7 +164,10 @@ def _upsert(s: Settings, bucket: str, key: str, etag: str | None, now: datetime)
 def _upsert_chunk(s: Settings, rows: list[CustomerRow], now: datetime) -> int:
     for household_id in sorted({r.household_id for r in rows if r.do_not_mail}):
         suppress(s.suppression_table, household_subject(household_id), PARTIALLY_ADDRESSED, now, SOURCE)
-    return batch_put(s.customers_table, (r.model_dump(mode="json") for r in rows))
+    from functions.ingest.logic import expires_at_from
+
+    expires = expires_at_from(now)  # each extract renews the customers it holds; one they no longer hold is retired
+    return batch_put(s.customers_table, (r.model_dump(mode="json") | {"expires_at": expires} for r in rows))
 
 
 def _retire(s: Settings, retired: list[list[Any]], now: datetime) -> None:

@@ -183,11 +183,20 @@ def household_item(row: FeedRow) -> dict[str, Any]:
     }
 
 
+def expires_at_from(now: datetime) -> int:
+    """Data minimisation: a household or customer not seen in a feed or extract for `retention_days` expires (TTL)."""
+    from shared.campaign import campaign
+    from shared.stores.records import expires_at
+
+    return expires_at(now, campaign().config.retention_days)
+
+
 def _feed_chunk(s: Settings, rows: list[FeedRow], now: datetime, publisher: Publisher) -> int:
     latest = {r.household_id: r for r in rows}  # a row re-sent within one drop: the later one holds
     stored = batch_get({s.households_table: [{"household_id": h} for h in latest]})[s.households_table]
     before = {i["household_id"]: i for i in stored}
-    batch_put(s.households_table, (household_item(r) for r in latest.values()))
+    expires = expires_at_from(now)
+    batch_put(s.households_table, (household_item(r) | {"expires_at": expires} for r in latest.values()))
     publisher.publish([
         Outgoing(
             HouseholdConnected(

@@ -81,7 +81,8 @@ def _carry_out(s: Settings, campaign: Campaign, event: HouseholdSegmented, now: 
     if plan.action == "keep" or (journey is None and plan.action != "start"):
         return None
     if plan.action == "end" and journey is not None:
-        outbox.write(key, "Update", reconcile_end_update(table, journey, plan.reason, now))
+        outbox.write(key, "Update", reconcile_end_update(table, journey, plan.reason, now,
+                                                                  campaign.config.retention_days))
         _decide(s, campaign, outbox, event.household_id, journey.customer_id, now, plan.decision or "skipped",
                 f"journey ended: {plan.reason}")
         return _ended(journey, plan.reason)

@@ -1,4 +1,5 @@
-"""Lambda entry point: ResponseReceived and ErasureRequested events, response/call-outcome file drops."""
+"""Lambda entry point: ResponseReceived and ErasureRequested events, response/call-outcome file drops, and AWS's
+feedback (SES bounces and complaints, SMS replies)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from shared.events import (
     ERASURE_REQUESTED,
     RESPONSES_PREFIX,
     S3_SOURCE,
+    SES_SOURCE,
+    SNS_SOURCE,
     ErasureRequested,
     ResponseReceived,
 )
@@ -21,6 +24,9 @@ def on_response(envelope: Envelope) -> None:
     s = settings()
     if envelope.source == S3_SOURCE:
         _apply_file(envelope)
+        return
+    if envelope.source in (SES_SOURCE, SNS_SOURCE):
+        _apply_feedback(envelope)
         return
     if envelope.detail_type == ERASURE_REQUESTED:
         _erase(ErasureRequested.model_validate(envelope.detail), envelope)
@@ -49,6 +55,17 @@ def _apply_file(envelope: Envelope) -> None:
         refuse_drop(bucket, key, f"s3://{bucket}/{key}:0: not UTF-8 (byte {exc.start + 1} of its chunk)")
         return
     write_rejected(bucket, key, rejected)
+
+
+def _apply_feedback(envelope: Envelope) -> None:
+    """AWS's own feedback: an SES bounce or complaint (EventBridge), an SMS reply (SNS)."""
+    from functions.responses.feedback import email_feedback, sms_reply
+
+    if envelope.source == SES_SOURCE:
+        outcome = email_feedback(settings(), envelope.detail_type, envelope.detail, envelope.time)
+    else:
+        outcome = sms_reply(settings(), envelope.detail, envelope.time)
+    logger_for("responses").info("provider feedback", extra={"source": envelope.source, "outcome": outcome})
 
 
 def _erase(request: ErasureRequested, envelope: Envelope) -> None:

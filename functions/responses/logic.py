@@ -34,7 +34,7 @@ def apply_response(s: Settings, campaign: Campaign, response: ResponseReceived) 
         # Kept at the household whatever its journey: a pre-order stops the journey from starting, and a
         # completed journey's queued call or open letter is withdrawn when it would leave.
         record_order(s.suppression_table, response.household_id, response.at)
-        end_journey(s.journeys_table, response.household_id, "order", response.at)
+        end_journey(s.journeys_table, response.household_id, "order", response.at, campaign.config.retention_days)
         return "journey ended: order"
     if response.type == "opt_out" and response.channel:
         suppress(s.suppression_table, subject, response.channel, response.at)
@@ -42,7 +42,8 @@ def apply_response(s: Settings, campaign: Campaign, response: ResponseReceived) 
             # A resident's objection to mail also stops the letters "to the residents" of their household.
             suppress(s.suppression_table, household_subject(response.household_id), PARTIALLY_ADDRESSED, response.at)
         if response.channel == "all":
-            end_journey(s.journeys_table, response.household_id, "objection to all channels", response.at)
+            end_journey(s.journeys_table, response.household_id, "objection to all channels", response.at,
+                        campaign.config.retention_days)
         return f"suppressed {response.channel}"
     if response.type in SUPPRESSES:
         suppress(s.suppression_table, subject, SUPPRESSES[response.type], response.at)

@@ -46,7 +46,7 @@ def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
     _remember(s, outbox, event.household_id, result.target_group, result.customer_id, control, language)
     if result.target_group is None:
         _decide(s, outbox, campaign, event, now, result.customer_id, "not_eligible", result.reason)
-        _end_journey(s, event, result.reason, now)
+        _end_journey(s, event, result.reason, now, campaign.config.retention_days)
         return None
     if control:
         _decide(s, outbox, campaign, event, now, result.customer_id, "control_group",
@@ -70,12 +70,13 @@ def segment(s: Settings, campaign: Campaign, event: HouseholdConnected, now: dat
     return segmented
 
 
-def _end_journey(s: Settings, event: HouseholdConnected, reason: str, now: datetime) -> None:
+def _end_journey(s: Settings, event: HouseholdConnected, reason: str, now: datetime, retention_days: int) -> None:
     """A household segmented again as not eligible keeps no live journey (a first segmenting finds none).
 
     Ended at once, not with the batch: ending is idempotent, and a failed condition (no live journey) must not
     cancel the batch's writes of this record. It may start again when the household's facts change back."""
-    end_live_journey(s.journeys_table, event.household_id, f"re-segmented: not eligible ({reason})", now)
+    end_live_journey(s.journeys_table, event.household_id, f"re-segmented: not eligible ({reason})", now,
+                     retention_days)
 
 
 def _remember(s: Settings, outbox: Outbox, household_id: str, group: str | None, customer_id: str | None,

@@ -57,6 +57,20 @@ class RenderedEmail:
     language: str = FALLBACK_LANGUAGE
 
 
+# From's display name in the recipient's language (template.yaml SenderName, when set, stands for all of them): mail
+# from a bare address looks like a robot's, and the big mailbox providers rank it so.
+SENDER_NAMES = {
+    "de": "Ihr Glasfaser-Team",
+    "fr": "Votre équipe fibre optique",
+    "it": "Il vostro team fibra ottica",
+    "en": "Your fibre team",
+}
+
+
+def sender_name(language: str | None) -> str:
+    return SENDER_NAMES[normalise_language(language)]
+
+
 def normalise_language(language: str | None) -> str:
     """One of de/fr/it/en; anything else falls back to English."""
     code = (language or "").strip().lower()

@@ -6,6 +6,7 @@ SNS without touching the functions, and unit tests can use a fake.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -13,7 +14,7 @@ from shared.aws import client
 
 
 class EmailSender(Protocol):
-    def send_raw(self, sender: str, recipient: str, mime: bytes) -> str: ...
+    def send_raw(self, sender: str, recipient: str, mime: bytes, tags: dict[str, str] | None = None) -> str: ...
 
 
 class SmsSender(Protocol):
@@ -34,18 +35,34 @@ def _rejected(exc: Exception) -> str | None:
     return None
 
 
+# SES message tags: ASCII letters, digits, "_", "-", ".", "@" (up to 256); a value outside is left out.
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.@-]{1,256}$")
+
+
+def email_tags(tags: dict[str, str] | None) -> list[dict[str, str]]:
+    """What SES publishes back with a bounce or complaint (`mail.tags`): ids, never an address."""
+    return [{"Name": k, "Value": v} for k, v in sorted((tags or {}).items()) if v and _TAG_VALUE.match(v)]
+
+
+@dataclass
 class SesEmailSender:
-    def send_raw(self, sender: str, recipient: str, mime: bytes) -> str:
+    configuration_set: str = ""  # the stack's: SES publishes this mail's bounces and complaints through it
+
+    def send_raw(self, sender: str, recipient: str, mime: bytes, tags: dict[str, str] | None = None) -> str:
         from shared.channels.mime import ascii_address
         from shared.channels.pacing import pacer
         from shared.dispatch import DeliveryRejected
 
         pacer("email").wait()  # this copy's share of the account's SES sending rate
         try:
+            extra: dict[str, object] = {"EmailTags": email_tags(tags)} if email_tags(tags) else {}
+            if self.configuration_set:
+                extra["ConfigurationSetName"] = self.configuration_set
             response = client("sesv2").send_email(  # SES takes ASCII only: internationalised domains as IDNA
                 FromEmailAddress=ascii_address(sender),
                 Destination={"ToAddresses": [ascii_address(recipient)]},
                 Content={"Raw": {"Data": mime}},
+                **extra,
             )
         except Exception as exc:
             code = _rejected(exc)
@@ -78,9 +95,11 @@ class SnsSmsSender:
 @dataclass
 class FakeEmailSender:
     sent: list[tuple[str, str, bytes]] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
 
-    def send_raw(self, sender: str, recipient: str, mime: bytes) -> str:
+    def send_raw(self, sender: str, recipient: str, mime: bytes, tags: dict[str, str] | None = None) -> str:
         self.sent.append((sender, recipient, mime))
+        self.tags.append(dict(tags or {}))
         return f"fake-{len(self.sent)}"
 
 

@@ -73,16 +73,23 @@ def build_mime(
     recipient: str,
     unsubscribe_url: str,
     unsubscribe_mailto: str | None = None,
-    message_id_domain: str = "dispatch.invalid",
+    message_id_domain: str | None = None,
     sent_at: datetime | None = None,
+    sender_name: str | None = None,
 ) -> bytes:
     """multipart/alternative (text, then HTML; UTF-8, quoted-printable) with RFC 8058 headers.
 
     Raises DeliveryRejected for an address SES cannot take (a non-ASCII local part): the email
-    channel records the step as skipped with that reason, like a refusal by the provider."""
+    channel records the step as skipped with that reason, like a refusal by the provider.
+
+    `Message-ID` is on the sender's domain unless `message_id_domain` says otherwise (a foreign or made-up domain
+    there is a spam signal); `sender_name` is From's display name (an encoded word when not ASCII)."""
     message = EmailMessage(policy=_BUILD_POLICY)
     try:
-        message["From"] = _mailbox(sender)
+        sender_box = _mailbox(sender)
+        if sender_name:
+            sender_box = Address(display_name=sender_name, addr_spec=sender_box.addr_spec)
+        message["From"] = sender_box
         message["To"] = _mailbox(recipient)
     except AddressNotAscii as exc:
         from shared.dispatch import DeliveryRejected
@@ -93,7 +100,7 @@ def build_mime(
         if sent_at.tzinfo is None:
             raise ValueError("sent_at must be timezone-aware")
         message["Date"] = format_datetime(sent_at)
-    message["Message-ID"] = make_msgid(domain=message_id_domain)
+    message["Message-ID"] = make_msgid(domain=message_id_domain or sender_box.domain)
     message["List-Unsubscribe"] = list_unsubscribe_value(unsubscribe_url, unsubscribe_mailto)
     message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")

@@ -14,7 +14,7 @@ from typing import Any
 from shared.aws import client
 from shared.domain.journey import Position, parse_marketable
 from shared.stores.dynamo import from_item, to_item, to_value
-from shared.stores.records import due_shard, due_shards, parse_time, utc_key
+from shared.stores.records import due_shard, due_shards, expires_at, parse_time, utc_key
 
 RECHECK_AFTER = timedelta(hours=6)
 FIRST_PAGE = 25
@@ -151,10 +151,12 @@ def _at_step(table: str, household_id: str, cycle: int, step: int) -> dict[str, 
 
 def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Position | None,
                    reason_done: str = "all cycles done", *, offer_id: str | None = None,
-                   ended: str | None = None, journey_id: str | None = None) -> dict[str, Any]:
+                   ended: str | None = None, journey_id: str | None = None,
+                   expiry: tuple[datetime, int] | None = None) -> dict[str, Any]:
     """The Update of a transaction that moves the journey past (cycle, step): to `nxt`, or completed after
     the last step, or `ended` with that reason (no offer may be shown any more). `offer_id`: the offer the
-    step advertised, when it replaced an expired one."""
+    step advertised, when it replaced an expired one. `expiry` (now, retention_days): a journey that completes
+    or ends here expires that long after (TTL)."""
     update = _at_step(table, household_id, cycle, step)
     names = {"#status": "status", "#cycle": "cycle", "#step": "step", "#state": "state"}
     values: dict[str, Any] = {":live": "live", ":cycle": cycle, ":step": step}
@@ -173,7 +175,18 @@ def advance_update(table: str, household_id: str, cycle: int, step: int, nxt: Po
         values[":offer"] = offer_id
     update["ExpressionAttributeNames"] = names
     update["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
+    if nxt is None and expiry is not None:
+        _expiring(update, *expiry)
     return _of_journey(update, journey_id)
+
+
+def _expiring(update: dict[str, Any], at: datetime, retention_days: int | None) -> dict[str, Any]:
+    """Data minimisation: a journey that ended or completed at `at` expires `retention_days` later (DynamoDB TTL);
+    a live one never does (a rewind or restart brings it back without the attribute)."""
+    if retention_days is not None:
+        update["UpdateExpression"] = update["UpdateExpression"].replace("SET ", "SET expires_at = :expires, ", 1)
+        update["ExpressionAttributeValues"][":expires"] = to_value(expires_at(at, retention_days))
+    return update
 
 
 def _of_journey(update: dict[str, Any], journey_id: str | None) -> dict[str, Any]:
@@ -200,9 +213,9 @@ def defer_update(table: str, household_id: str, cycle: int, step: int, until: da
 
 
 def end_update(table: str, household_id: str, reason: str, at: datetime, *,
-               journey_id: str | None = None) -> dict[str, Any]:
+               journey_id: str | None = None, retention_days: int | None = None) -> dict[str, Any]:
     """The Update of a transaction that stops a live journey for good, with the reason."""
-    return _of_journey({
+    return _of_journey(_expiring({
         "TableName": table,
         "Key": to_item({"household_id": household_id}),
         "UpdateExpression": "SET #status = :ended, end_reason = :why, ended_at = :at REMOVE due_shard, #state",
@@ -210,7 +223,7 @@ def end_update(table: str, household_id: str, reason: str, at: datetime, *,
         "ExpressionAttributeNames": {"#status": "status", "#state": "state"},
         "ExpressionAttributeValues": {k: to_value(v) for k, v in {
             ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":live": "live"}.items()},
-    }, journey_id)
+    }, at, retention_days), journey_id)
 
 
 def rewind_update(table: str, journey: Journey, position: Position) -> dict[str, Any]:
@@ -228,19 +241,19 @@ def rewind_update(table: str, journey: Journey, position: Position) -> dict[str,
         "TableName": table,
         "Key": to_item({"household_id": journey.household_id}),
         "UpdateExpression": ("SET #status = :live, #cycle = :cycle, #step = :step, cycle_started_at = :start, "
-                             "due_at = :due, due_shard = :shard, #state = :ready REMOVE end_reason"),
+                             "due_at = :due, due_shard = :shard, #state = :ready REMOVE end_reason, expires_at"),
         "ConditionExpression": condition,
         "ExpressionAttributeNames": {"#status": "status", "#cycle": "cycle", "#step": "step", "#state": "state"},
         "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()},
     }
 
 
-def end_journey(table: str, household_id: str, reason: str, at: datetime) -> bool:
+def end_journey(table: str, household_id: str, reason: str, at: datetime, retention_days: int | None = None) -> bool:
     """Stop a live journey for good (order, objection); False when none is live."""
     from botocore.exceptions import ClientError
 
     try:
-        client("dynamodb").update_item(**end_update(table, household_id, reason, at))
+        client("dynamodb").update_item(**end_update(table, household_id, reason, at, retention_days=retention_days))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
@@ -263,10 +276,11 @@ def _same_journey(journey: Journey) -> tuple[str, dict[str, str], dict[str, Any]
             {":jid": to_value(journey.journey_id), ":seen_status": to_value(journey.status)})
 
 
-def reconcile_end_update(table: str, journey: Journey, reason: str, at: datetime) -> dict[str, Any]:
+def reconcile_end_update(table: str, journey: Journey, reason: str, at: datetime,
+                         retention_days: int | None = None) -> dict[str, Any]:
     """End the live journey that was read (its condition fails when it moved on or ended meanwhile)."""
     condition, names, values = _same_journey(journey)
-    return {
+    return _expiring({
         "TableName": table, "Key": to_item({"household_id": journey.household_id}),
         "UpdateExpression": ("SET #status = :ended, end_reason = :why, ended_at = :at, ended_by = :by "
                              "REMOVE due_shard, #state"),
@@ -274,7 +288,7 @@ def reconcile_end_update(table: str, journey: Journey, reason: str, at: datetime
         "ExpressionAttributeNames": names | {"#state": "state"},
         "ExpressionAttributeValues": values | {k: to_value(v) for k, v in {
             ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":by": RECONCILED}.items()},
-    }
+    }, at, retention_days)
 
 
 def restart_journey_put(table: str, replaced: Journey, journey: Journey, reason: str,
@@ -315,22 +329,23 @@ def follow_update(table: str, journey: Journey, *, offer_id: str | None, due_at:
     }
 
 
-def end_live_journey(table: str, household_id: str, reason: str, at: datetime) -> bool:
+def end_live_journey(table: str, household_id: str, reason: str, at: datetime,
+                     retention_days: int | None = None) -> bool:
     """End the household's live journey because its facts changed (it may start again when they change back);
     False when none is live."""
     from botocore.exceptions import ClientError
 
     try:
-        client("dynamodb").update_item(
-            TableName=table,
-            Key=to_item({"household_id": household_id}),
-            UpdateExpression=("SET #status = :ended, end_reason = :why, ended_at = :at, ended_by = :by "
-                              "REMOVE due_shard, #state"),
-            ConditionExpression="#status = :live",
-            ExpressionAttributeNames={"#status": "status", "#state": "state"},
-            ExpressionAttributeValues={k: to_value(v) for k, v in {
+        client("dynamodb").update_item(**_expiring({
+            "TableName": table,
+            "Key": to_item({"household_id": household_id}),
+            "UpdateExpression": ("SET #status = :ended, end_reason = :why, ended_at = :at, ended_by = :by "
+                                 "REMOVE due_shard, #state"),
+            "ConditionExpression": "#status = :live",
+            "ExpressionAttributeNames": {"#status": "status", "#state": "state"},
+            "ExpressionAttributeValues": {k: to_value(v) for k, v in {
                 ":ended": "ended", ":why": reason, ":at": at.isoformat(), ":by": RECONCILED, ":live": "live"}.items()},
-        )
+        }, at, retention_days))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False

@@ -26,9 +26,19 @@ ARTIFACTS = "channel-dispatch-artifacts"  # where infra.sam_check.translate poin
 MOTO_SKIPS = {
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy",
     "AWS::SES::EmailIdentity", "AWS::SQS::QueuePolicy", "AWS::Scheduler::Schedule", "AWS::SecretsManager::Secret",
-    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::EventInvokeConfig", "AWS::SES::ConfigurationSet", "AWS::SES::ConfigurationSetEventDestination",
+    "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
 }
 SCHEDULE = re.compile(r"^(cron\(\S+( \S+){5}\)|rate\(\d+ \w+\))$")
+
+
+def without_moto_skips_in_outputs(template: dict[str, Any]) -> dict[str, Any]:
+    """The template less the outputs that read an attribute of a resource moto's CloudFormation does not create
+    (the SES identity's DKIM tokens): moto refuses the whole stack over them."""
+    skipped = {k for k, v in template["Resources"].items() if v["Type"] in MOTO_SKIPS}
+    outputs = {k: v for k, v in template.get("Outputs", {}).items()
+               if not any(f"${{{r}." in json.dumps(v) or f'"{r}"' in json.dumps(v) for r in skipped)}
+    return {**template, "Outputs": outputs}
 
 
 def _deploy_steps() -> list[list[str]]:
@@ -73,7 +83,7 @@ def test_the_readme_deploy_steps_reach_create_complete(aws: None) -> None:
     (stack_name,) = deploy["--stack-name"]
     capabilities = deploy["--capabilities"]
     overrides = _parameter_overrides(deploy["--parameter-overrides"])
-    template: dict[str, Any] = translate()
+    template: dict[str, Any] = without_moto_skips_in_outputs(translate())
     assert set(overrides) <= set(template["Parameters"]), f"overrides of no parameter: {overrides}"
     for name in ("PrintCutOffCron", "CallExportCron", "JourneyTickRate"):
         value = overrides.get(name, template["Parameters"][name]["Default"])

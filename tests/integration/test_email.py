@@ -33,7 +33,10 @@ def test_due_email_step_is_sent_once_with_one_click_unsubscribe_in_the_customers
     [sent] = h.ses_sent()
     assert "claire.dupont@example.ch" in sent.destinations
     message = email.message_from_string(sent.raw_data, policy=policy.default)
-    assert message["From"] == h.cfg().sender_email
+    # From: the sender's address with a display name in the customer's language; Message-ID on the sender's domain
+    assert message["From"].addresses[0].addr_spec == h.cfg().sender_email
+    assert message["From"].addresses[0].display_name == "Votre équipe fibre optique"
+    assert message["Message-ID"].endswith("@" + h.cfg().sender_email.split("@")[1] + ">")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # ... whose List-Unsubscribe URL is https and carries a token signed with the secret of Secrets Manager
     uri = str(message["List-Unsubscribe"]).split(",")[0].strip().strip("<>")

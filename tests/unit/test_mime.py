@@ -84,7 +84,21 @@ def test_multipart_alternative_text_then_html_in_utf8() -> None:
     assert message["To"] == RECIPIENT
     assert message["Content-Language"] == "fr"
     assert message["Date"] == "Tue, 07 Apr 2026 08:15:00 +0000"
-    assert message["Message-ID"].endswith("@dispatch.invalid>")
+    # Message-ID on the sender's own domain (a made-up one is a spam signal)
+    assert message["Message-ID"].endswith("@news.example.ch>")
+
+
+def test_from_carries_a_display_name_in_the_recipients_language_also_when_not_ascii() -> None:
+    # Given a French recipient's email with the display name of the French copy
+    from shared.channels.copy import sender_name
+
+    url = "https://news.example.ch/unsubscribe?token=abc"
+    raw = build_mime(rendered=_rendered(url), sender=SENDER, recipient=RECIPIENT, unsubscribe_url=url,
+                     sender_name=sender_name("fr"))
+    # Then the wire holds an encoded word (7-bit), and From reads back as name and address
+    assert b"=?utf-8?" in raw.split(b"\r\n\r\n", 1)[0].lower()
+    sender = _parse(raw)["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == ("Votre équipe fibre optique", "angebote@news.example.ch")
 
 
 def test_raw_message_is_7bit_with_crlf_and_short_lines() -> None:

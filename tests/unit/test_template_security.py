@@ -337,6 +337,111 @@ def check_tables_encrypted(raw: dict[str, Any], translated: dict[str, Any]) -> N
         assert _props(table).get("SSESpecification", {}).get("SSEEnabled") is True, f"{name}: SSE not enabled"
 
 
+def check_point_in_time_recovery(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    for name, table in _of_type(raw, "AWS::DynamoDB::Table").items():
+        assert _props(table).get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True, (
+            f"{name}: no point-in-time recovery")
+
+
+# The tables with personal data or what points at a person: each expires its items (DynamoDB TTL). The suppression
+# table is kept (an objection outlives retention), the budget table holds sums only.
+EXPIRING_TABLES = {"HouseholdsTable", "CustomersTable", "JourneysTable", "ContactsTable", "PrintTable", "CallsTable"}
+
+
+def check_personal_data_expires(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    tables = _of_type(raw, "AWS::DynamoDB::Table")
+    assert set(tables) == EXPIRING_TABLES | {"SuppressionTable", "BudgetTable"}, sorted(tables)
+    for name in EXPIRING_TABLES:
+        ttl = _props(tables[name]).get("TimeToLiveSpecification", {})
+        assert ttl.get("Enabled") is True and ttl.get("AttributeName") == "expires_at", f"{name}: kept forever"
+
+
+LOG_BUCKET = "AccessLogBucket"
+
+
+def check_bucket_access_logs_and_retention(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    """Every bucket's objects expire; every bucket but the log bucket logs its access there."""
+    for name, bucket in _of_type(raw, "AWS::S3::Bucket").items():
+        props = _props(bucket)
+        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+        expiring = [r for r in rules if r.get("Status") == "Enabled" and "ExpirationInDays" in r]
+        assert expiring, f"{name}: nothing in it ever expires"
+        if name == LOG_BUCKET:
+            continue
+        destination = props.get("LoggingConfiguration", {}).get("DestinationBucketName")
+        assert destination is not None and logical_id_of(destination) == LOG_BUCKET, f"{name}: no access log"
+    statements = [s for p in _of_type(raw, "AWS::S3::BucketPolicy").values()
+                  if logical_id_of(_props(p)["Bucket"]) == LOG_BUCKET for s in _props(p)["PolicyDocument"]["Statement"]]
+    assert any(s.get("Principal") == {"Service": "logging.s3.amazonaws.com"} and s.get("Effect") == "Allow"
+               for s in statements), f"{LOG_BUCKET}: the logging service may not write to it"
+
+
+def check_apis_logged_and_throttled(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    apis = _of_type(raw, "AWS::Serverless::HttpApi")
+    assert {"VendorApi", "UnsubscribeApi"} <= set(apis)
+    for name, api in apis.items():
+        props = _props(api)
+        destination = props.get("AccessLogSettings", {}).get("DestinationArn")
+        assert destination is not None, f"{name}: no access log"
+        group = _props(raw["Resources"][logical_id_of(destination)])
+        assert _parameter_default(raw, group.get("RetentionInDays")), f"{name}: access log kept forever"
+        assert "$context.requestId" in props["AccessLogSettings"]["Format"], name
+        route = props.get("DefaultRouteSettings", {})
+        assert route.get("ThrottlingBurstLimit") and route.get("ThrottlingRateLimit"), f"{name}: not throttled"
+    for function in _function_names(raw):  # no route on the implicit API, which has neither
+        for event in _props(raw["Resources"][function]).get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                api = event["Properties"].get("ApiId")
+                assert api is not None and logical_id_of(api) in apis, f"{function}: on the implicit API"
+    reserved = _props(raw["Resources"]["UnsubscribeFunction"]).get("ReservedConcurrentExecutions")
+    assert reserved is not None and int(_parameter_default(raw, reserved)) > 0, "UnsubscribeFunction: no cap"
+
+
+# The properties that name a resource in its account and region: each carries the stack's name, so that two stacks
+# (staging beside production) never collide. The SES identity is the sender's domain, one per account and region:
+# a second stack sets SenderIdentityExists=true and uses the first one's.
+NAME_PROPERTIES = {"Name", "FunctionName", "LogGroupName", "BucketName", "LayerName", "TableName", "QueueName",
+                   "TopicName", "RoleName", "AlarmName", "RuleName", "ScheduleName", "StageName"}
+ONE_PER_ACCOUNT = {"SenderIdentity"}
+
+
+def check_names_per_stack(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    for name, resource in translated["Resources"].items():
+        for key, value in _props(resource).items():
+            referring = isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value)  # names another
+            if key in NAME_PROPERTIES and not (referring or key == "StageName" or name in ONE_PER_ACCOUNT):
+                assert "${AWS::StackName}" in _render(value), f"{name}.{key} = {value}: the same in every stack"
+    assert raw["Resources"]["SenderIdentity"].get("Condition") == "CreateSenderIdentity"
+
+
+def check_mail_authenticated(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    """DMARC: a domain identity (the From address's domain) signing with Easy DKIM, a custom MAIL FROM on that
+    domain (SPF aligned), the DNS records to publish as outputs, and every email through the configuration set."""
+    identity = _props(raw["Resources"]["SenderIdentity"])
+    assert identity["EmailIdentity"] == {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}, identity
+    assert identity.get("DkimAttributes", {}).get("SigningEnabled") is True
+    assert identity.get("DkimSigningAttributes", {}).get("NextSigningKeyLength") == "RSA_2048_BIT"
+    domain = json.dumps(identity["EmailIdentity"], sort_keys=True)
+    assert _render(identity.get("MailFromAttributes", {}).get("MailFromDomain", "")) == (
+        "${MailFromSubdomain}." + domain), "no custom MAIL FROM on the From domain"
+    outputs = raw.get("Outputs", {})
+    for name in ("DkimRecord1", "DkimRecord2", "DkimRecord3", "MailFromMxRecord", "MailFromSpfRecord", "DmarcRecord"):
+        assert name in outputs, f"output {name}: a DNS record to publish"
+    variables = raw["Globals"]["Function"]["Environment"]["Variables"]
+    assert logical_id_of(variables["MAIL_CONFIGURATION_SET"]) == "MailConfigurationSet"
+    allowed = " ".join(_allowed(translated, "EmailFunction", "ses:SendEmail"))
+    assert "configuration-set/${MailConfigurationSet}" in allowed, allowed
+
+
+def check_checkov_skips_have_reasons(raw: dict[str, Any], translated: dict[str, Any]) -> None:
+    skips = [(name, s) for name, r in raw["Resources"].items()
+             for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    assert skips
+    for name, skip in skips:
+        assert str(skip.get("id", "")).startswith("CKV_"), f"{name}: {skip}"
+        assert len(str(skip.get("comment", "")).split()) >= 6, f"{name}: {skip['id']} skipped without its reason"
+
+
 CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "no_wildcards": check_no_wildcards,
     "no_managed_policies": check_no_managed_policies,
@@ -350,6 +455,13 @@ CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "dlq_alarms": check_dlq_alarms,
     "queues_encrypted": check_queues_encrypted,
     "tables_encrypted": check_tables_encrypted,
+    "point_in_time_recovery": check_point_in_time_recovery,
+    "personal_data_expires": check_personal_data_expires,
+    "bucket_access_logs_and_retention": check_bucket_access_logs_and_retention,
+    "apis_logged_and_throttled": check_apis_logged_and_throttled,
+    "names_per_stack": check_names_per_stack,
+    "mail_authenticated": check_mail_authenticated,
+    "checkov_skips_have_reasons": check_checkov_skips_have_reasons,
 }
 
 
@@ -547,6 +659,35 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
         lambda r: r["EmailDLQ"]["Properties"].pop("SqsManagedSseEnabled"))),
     "table sse removed": ("tables_encrypted", _raw_edit(
         lambda r: r["CallsTable"]["Properties"].pop("SSESpecification"))),
+    "journeys kept forever": ("personal_data_expires", _raw_edit(
+        lambda r: r["JourneysTable"]["Properties"].pop("TimeToLiveSpecification"))),
+    "pitr removed": ("point_in_time_recovery", _raw_edit(
+        lambda r: r["PrintTable"]["Properties"].pop("PointInTimeRecoverySpecification"))),
+    "bucket access log removed": ("bucket_access_logs_and_retention", _raw_edit(
+        lambda r: r["CallListBucket"]["Properties"].pop("LoggingConfiguration"))),
+    "bucket lifecycle removed": ("bucket_access_logs_and_retention", _raw_edit(
+        lambda r: r["PrintBucket"]["Properties"].pop("LifecycleConfiguration"))),
+    "log bucket policy removed": ("bucket_access_logs_and_retention", _raw_edit(
+        lambda r: r.pop("AccessLogBucketPolicy"))),
+    "api access log removed": ("apis_logged_and_throttled", _raw_edit(
+        lambda r: r["VendorApi"]["Properties"].pop("AccessLogSettings"))),
+    "api throttling removed": ("apis_logged_and_throttled", _raw_edit(
+        lambda r: r["UnsubscribeApi"]["Properties"].pop("DefaultRouteSettings"))),
+    "unsubscribe on the implicit api": ("apis_logged_and_throttled", _raw_edit(
+        lambda r: r["UnsubscribeFunction"]["Properties"]["Events"]["OneClick"]["Properties"].pop("ApiId"))),
+    "unsubscribe concurrency removed": ("apis_logged_and_throttled", _raw_edit(
+        lambda r: r["UnsubscribeFunction"]["Properties"].pop("ReservedConcurrentExecutions"))),
+    "schedule named the same in every stack": ("names_per_stack", _translated_edit(
+        lambda r: next(v for v in r.values() if v["Type"] == "AWS::Scheduler::Schedule")["Properties"].update(
+            Name="JourneyFunctionTick"))),
+    "identity of an address": ("mail_authenticated", _raw_edit(
+        lambda r: r["SenderIdentity"]["Properties"].update(EmailIdentity={"Ref": "SenderEmail"}))),
+    "no custom mail from": ("mail_authenticated", _raw_edit(
+        lambda r: r["SenderIdentity"]["Properties"].pop("MailFromAttributes"))),
+    "dkim off": ("mail_authenticated", _raw_edit(
+        lambda r: r["SenderIdentity"]["Properties"]["DkimAttributes"].update(SigningEnabled=False))),
+    "skip without its reason": ("checkov_skips_have_reasons", _raw_edit(
+        lambda r: r["SmsRole"]["Metadata"]["checkov"]["skip"][0].update(comment="noise"))),
 }
 
 
