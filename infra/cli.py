@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     from infra.dlq import add_commands as add_dlq_commands
 
     add_dlq_commands(sub)
+    from infra.plan_cli import add_commands as add_plan_commands
+
+    add_plan_commands(sub)
     return parser
 
 
@@ -218,8 +221,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from shared.erasure import UnknownCustomer
     from shared.inputs import InputFileError
     from shared.offers import OffersError
+    from shared.plan.rates import RatesError
 
-    return (InputFileError, ConfigError, OffersError, FileNotFoundError, UnknownHousehold, UnknownCustomer, NotFound)
+    return (InputFileError, ConfigError, OffersError, RatesError, FileNotFoundError, UnknownHousehold,
+            UnknownCustomer, NotFound)
 
 
 def _print_batches(args: argparse.Namespace) -> int:
@@ -232,6 +237,18 @@ def _call_list(args: argparse.Namespace) -> int:
     from infra.deliverables_cli import call_list
 
     return call_list(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from infra.plan_cli import plan_command
+
+    return plan_command(args)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from infra.plan_cli import preview_command
+
+    return preview_command(args)
 
 
 def _dlq(args: argparse.Namespace) -> int:
@@ -248,7 +265,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"bench": _bench, "demo": _demo, "run": _run, "explain": _explain, "report": _report, "erase": _erase,
-             "print-batches": _print_batches, "call-list": _call_list, "dlq": _dlq}
+             "print-batches": _print_batches, "call-list": _call_list, "dlq": _dlq, "plan": _plan,
+             "preview": _preview}
 _USER_ERRORS = _user_errors()
 
 if __name__ == "__main__":
