@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="households to first contact on the embedded stack, measured")
     bench.add_argument("--households", type=int, default=300)
     bench.add_argument("--feed-rows", type=int, default=1_000_000, help="rows of the streamed feed validation")
+    bench.add_argument("--plan-households", type=int, metavar="N",
+                       help="instead: plan a generated rollout plan of N households, measured beside a replay")
     bench.add_argument("--write", type=Path, help="also write the figures into this Markdown page "
                        "(docs/performance.md), with their explanation and the capacity note")
 
@@ -260,6 +262,11 @@ def _dlq(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from infra.bench import bench
 
+    if args.plan_households:
+        from infra.plan_bench import plan_bench
+
+        print(plan_bench(args.plan_households))
+        return 0
     print(bench(args.households, args.feed_rows, write=args.write))
     return 0
 

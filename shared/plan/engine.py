@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from bisect import insort
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -59,8 +60,9 @@ class Cohort:
 @dataclass
 class CallWait:
     requested_at: datetime
-    request_id: str
-    expected_value: float
+    order: tuple[str, float, str]  # its place in the queue (`shared.domain.call_list.listing_order`)
+    give_up_at: datetime  # `waited_too_long` from then on
+    requested_day: date
     not_before_day: date | None = None
 
 
@@ -92,7 +94,9 @@ class Planner:
         self.numbers = itertools.count()
         self.remaining: dict[str, int] = {}
         self.monthly = micro_chf(self.config.budget_chf.monthly, round_up=False)
-        self.waiting: list[Cohort] = []
+        self.waiting: list[tuple[tuple[str, float, str], int, Cohort, CallWait]] = []  # sorted by the queue's order
+        self.giving_up: list[tuple[datetime, int, Cohort]] = []  # a heap: when each waiting call is given up
+        self.waiting_count = 0.0
         self.cut_off_clock = local_clock(self.config.print.cut_off_at)
         self.values = {o.offer_id: o.expected_value_chf for o in campaign.offers}
         for seed in seeds:
@@ -143,7 +147,7 @@ class Planner:
         if cohort.next_at is not None:
             heapq.heappush(self.queue, (cohort.next_at, REQUEST, next(self.order), clone))
         if clone.call is not None:
-            self.waiting.append(clone)
+            self._queue_call(clone)
         return clone
 
     # ------------------------------------------------------------------ a requested step
@@ -161,7 +165,7 @@ class Planner:
         else:
             verdict = contact_gate(request, self.policy)
         if verdict.action == "skip":
-            self.tally.skipped[(channel, verdict.reason)] += cohort.count
+            self._skipped(cohort, channel, verdict.reason)
             self._advance(cohort, cohort.position, ended=verdict.reason == refusal_of_offer)
             return
         if verdict.action == "defer":
@@ -170,10 +174,15 @@ class Planner:
             self._schedule(cohort, verdict.until)
             return
         if channel == "call":
-            if cohort.call is None:
-                self.waiting.append(cohort)
-            cohort.call = CallWait(now, f"{now.astimezone(UTC).isoformat()}#{cohort.number:09d}",
-                                   self.values.get(cohort.offer_id, 0.0))
+            if cohort.call is not None:  # an earlier call still waiting: this one takes its place
+                self.waiting_count -= cohort.count
+            repeat = self.config.journeys[cohort.seed.target_group].repeat_every_days  # type: ignore[index]
+            request_id = f"{now.astimezone(UTC).isoformat()}#{cohort.number:09d}"
+            cohort.call = CallWait(now, listing_order(now.astimezone(self.tz).isoformat(),
+                                                      self.values.get(cohort.offer_id, 0.0), request_id),
+                                   _give_up_at(now, repeat), now.astimezone(self.tz).date())
+            self.waiting_count += cohort.count
+            self._queue_call(cohort)
             self._advance(cohort, self._started(cohort, now))
             return
         paying = self._pay(cohort, channel, verdict.kind, at)
@@ -182,6 +191,14 @@ class Planner:
         self._made(paying, channel, verdict.kind, at)
         self._advance(paying, self._started(paying, at))
         self._react(paying, channel, at)
+
+    def _skipped(self, cohort: Cohort, channel: str, reason: str) -> None:
+        """A skip, with each reason its households have (a cohort's households may be refused for different ones)."""
+        shares = cohort.seed.refusal_shares(channel) if channel in cohort.seed.channels else []
+        if not shares or reason not in {r for r, _ in shares}:
+            shares = [(reason, 1.0)]
+        for why, share in shares:
+            self.tally.skipped[(channel, why)] += cohort.count * share
 
     def _gate_request(self, cohort: Cohort, channel: str, at: datetime,
                       window_at: datetime | None = None) -> tuple[Request, str | None]:
@@ -248,48 +265,60 @@ class Planner:
                 self.tally.reacted[(group, channel, outcome)] += leaving.count * rate / share
 
     # ------------------------------------------------------------------ the day's call list
+    def _queue_call(self, cohort: Cohort) -> None:
+        call = cohort.call
+        assert call is not None
+        insort(self.waiting, (call.order, cohort.number, cohort, call))
+        heapq.heappush(self.giving_up, (call.give_up_at, cohort.number, cohort))
+
     def _export(self, now: datetime) -> None:
+        """The day's list, as the exporter makes it: calls waiting too long given up, then the oldest requests
+        (best expected value first) listed up to the capacity if the gate lets them go today."""
         day = now.astimezone(self.tz).date()
-        waiting = [c for c in self.waiting if c.call is not None and c.count > 1e-9]
-        due = sum(c.count for c in waiting)
-        listed = 0.0
-        withdrawn = 0.0
+        due, listed, withdrawn = self.waiting_count, 0.0, 0.0
         if list_made_on(day):
-            waiting.sort(key=lambda c: listing_order(c.call.requested_at.astimezone(self.tz).isoformat(),  # type: ignore[union-attr]
-                                                     c.call.expected_value, c.call.request_id))  # type: ignore[union-attr]
-            for cohort in waiting:
-                taken, gone = self._list_one(cohort, now, day, listed)
-                listed += taken
-                withdrawn += gone
-        self.waiting = [c for c in self.waiting if c.call is not None and c.count > 1e-9]
-        backlog = sum(c.count for c in self.waiting)
-        oldest = max(((day - c.call.requested_at.astimezone(self.tz).date()).days  # type: ignore[union-attr]
-                      for c in self.waiting), default=0)
+            withdrawn = self._give_up(now)
+            for _, _, cohort, call in self.waiting:
+                if not has_place(int(listed + 1e-9), self.config.calls.per_day):
+                    break
+                if cohort.call is call and cohort.count > 1e-9:
+                    taken, gone = self._list_one(cohort, now, day, listed)
+                    listed += taken
+                    withdrawn += gone
+            self.waiting = [entry for entry in self.waiting if entry[2].call is entry[3] and entry[2].count > 1e-9]
+            self.waiting_count = sum(entry[2].count for entry in self.waiting)
+        oldest = (day - self.waiting[0][3].requested_day).days if self.waiting else 0
         self.tally.days.append({"day": day.isoformat(), "calls_due": due, "calls_listed": listed,
-                                "withdrawn": withdrawn, "backlog": backlog, "oldest_waiting_days": oldest})
+                                "withdrawn": withdrawn, "backlog": self.waiting_count, "oldest_waiting_days": oldest})
+
+    def _give_up(self, now: datetime) -> float:
+        """Calls still waiting when their journey's next cycle would begin are skipped (`waited_too_long`)."""
+        gone = 0.0
+        while self.giving_up and self.giving_up[0][0] <= now:
+            _, _, cohort = heapq.heappop(self.giving_up)
+            call = cohort.call
+            if call is None or not waited_too_long(call.requested_at, now, _days(call)):
+                continue
+            self.tally.skipped[("call", "not listed within the cycle (call-centre capacity)")] += cohort.count
+            cohort.call = None
+            gone += cohort.count
+        return gone
 
     def _list_one(self, cohort: Cohort, now: datetime, day: date, listed: float) -> tuple[float, float]:
         """(listed, withdrawn) of one waiting cohort on today's list, as the exporter judges each call."""
         call = cohort.call
         assert call is not None
-        group = cohort.seed.target_group
         if cohort.leaves_at is not None and cohort.leaves_at <= now:
             cohort.call = None
             return 0.0, cohort.count
-        if waited_too_long(call.requested_at, now, self.config.journeys[group].repeat_every_days):  # type: ignore[index]
-            self.tally.skipped[("call", "not listed within the cycle (call-centre capacity)")] += cohort.count
-            cohort.call = None
-            return 0.0, cohort.count
         room = self.config.calls.per_day - listed
-        if not has_place(int(listed + 1e-9), self.config.calls.per_day) or room < 1e-9:
-            return 0.0, 0.0
         if call.not_before_day is not None and call.not_before_day > day:
             return 0.0, 0.0
         window = window_start(self.policy.windows["call"], day, self.tz)
         request, _ = self._gate_request(cohort, "call", now, window_at=window)
         verdict = contact_gate(request, self.policy)
         if verdict.action == "skip":
-            self.tally.skipped[("call", verdict.reason)] += cohort.count
+            self._skipped(cohort, "call", verdict.reason)
             cohort.call = None
             return 0.0, cohort.count
         if verdict.action == "defer":
@@ -337,3 +366,12 @@ def _affordable(count: float, left: int, cost: int) -> float:
     if count < 1:  # a share of a household (response rates): all of it or none
         return count if left >= cost * count else 0.0
     return float(min(count, max(0, left) // cost))
+
+
+def _give_up_at(requested_at: datetime, repeat_every_days: int) -> datetime:
+    """The first instant at which `waited_too_long` holds (a day count: exact in UTC)."""
+    return requested_at + timedelta(days=repeat_every_days)
+
+
+def _days(call: CallWait) -> int:
+    return (call.give_up_at - call.requested_at).days
