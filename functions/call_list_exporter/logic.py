@@ -11,12 +11,12 @@ from typing import Any
 
 from shared.aws import client
 from shared.campaign import Campaign
+from shared.channels.letter import CALL_LIST_COLUMNS, call_list_row
 from shared.dispatch import Context, Part, judge, load_context, reserve_budget
 from shared.domain.budget import next_month_start
 from shared.domain.call_list import has_place, list_made_on, listing_order, waited_too_long, window_start
 from shared.domain.caps import prune
 from shared.domain.gate import Verdict
-from shared.domain.phone import national_notation, normalise_phone
 from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores import budget as budget_store
@@ -27,8 +27,7 @@ from shared.stores.records import decision_sk, expires_at, utc_key
 PENDING = "pending"
 LISTED = "listed"  # the rows of the last days' lists, keyed day#priority#request (ids only, no names)
 LISTED_DAYS = 3  # how long they are kept (TTL): a retry of the export comes within minutes
-COLUMNS = ["call_date", "priority", "customer_id", "household_id", "first_name", "last_name", "language", "phone",
-           "offer_id", "attempt"]
+COLUMNS = CALL_LIST_COLUMNS
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -197,13 +196,8 @@ def _pending_delete(s: Settings, item: dict[str, Any]) -> tuple[str, dict[str, A
 
 
 def _row(req: ContactRequested, ctx: Context, local: datetime) -> dict[str, Any]:
-    customer = ctx.customer or {}
-    household = ctx.household or {}
-    phone = normalise_phone(customer.get("mobile") or "")
-    return {"call_date": local.date().isoformat(), "customer_id": req.customer_id, "household_id": req.household_id,
-            "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
-            "language": household.get("language") or customer.get("language", ""),
-            "phone": national_notation(phone) if phone else "", "offer_id": req.offer_id, "attempt": req.attempt}
+    return call_list_row(local.date().isoformat(), ctx.customer or {}, ctx.household or {}, req.customer_id,
+                         req.household_id, req.offer_id, req.attempt)
 
 
 def _row_again(s: Settings, req: ContactRequested, item: dict[str, Any], local: datetime) -> dict[str, Any] | None:
