@@ -81,8 +81,9 @@ def test_contacts_per_channel_per_week_are_the_replays(both: tuple[Any, ...]) ->
     name, _plan, planned, replayed = both
     moved = _differences(planned["weeks"], replayed["weeks"])
     assert sum(abs(p - r) for p, r in moved.values()) <= 2 * sum(KNOWN_CAUSES.values()), (name, moved)
-    assert sum(replayed["weeks"].values()) > 20  # a town where every channel has something to do
-    assert {ch for _, ch in replayed["weeks"]} == {"email", "sms", "print", "call"}
+    assert sum(replayed["weeks"].values()) > 20
+    if name == "default settings":  # a town where every channel has something to do
+        assert {ch for _, ch in replayed["weeks"]} == {"email", "sms", "print", "call"}
 
 
 def test_calls_listed_per_day_and_cost_per_month_are_the_replays(both: tuple[Any, ...]) -> None:
