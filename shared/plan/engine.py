@@ -89,7 +89,7 @@ class Planner:
         self.policy = campaign.gate_policy
         self.start, self.end, self.rates = start, end, rates
         self.tally = Tally()
-        self.queue: list[tuple[datetime, int, int, Cohort | None]] = []
+        self.queue: list[tuple[float, int, int, datetime, Cohort | None]] = []  # by POSIX time: cheap to compare
         self.order = itertools.count()
         self.numbers = itertools.count()
         self.remaining: dict[str, int] = {}
@@ -99,6 +99,7 @@ class Planner:
         self.waiting_count = 0.0
         self.cut_off_clock = local_clock(self.config.print.cut_off_at)
         self.values = {o.offer_id: o.expected_value_chf for o in campaign.offers}
+        self.costs: dict[tuple[str, str | None], int] = {}
         for seed in seeds:
             first = Position(1, 1, seed.first_due, seed.first_due)
             self._schedule(Cohort(float(seed.count), seed, seed.offer_id, first, number=next(self.numbers)),
@@ -107,9 +108,9 @@ class Planner:
     # ------------------------------------------------------------------ the clock
     def run(self) -> Tally:
         for export in self._exports():
-            heapq.heappush(self.queue, (export, EXPORT, next(self.order), None))
+            heapq.heappush(self.queue, (export.timestamp(), EXPORT, next(self.order), export, None))
         while self.queue:
-            at, kind, _, cohort = heapq.heappop(self.queue)
+            _, kind, _, at, cohort = heapq.heappop(self.queue)
             if at >= self.end:
                 break
             if kind == EXPORT:
@@ -135,8 +136,9 @@ class Planner:
     def _schedule(self, cohort: Cohort, due: datetime) -> None:
         at = tick_at_or_after(due)
         cohort.next_at = at
-        cohort.position = replace(cohort.position, due_at=due)
-        heapq.heappush(self.queue, (at, REQUEST, next(self.order), cohort))
+        position = cohort.position
+        cohort.position = Position(position.cycle, position.step, position.cycle_started_at, due)
+        heapq.heappush(self.queue, (at.timestamp(), REQUEST, next(self.order), at, cohort))
 
     def _split(self, cohort: Cohort, part: float) -> Cohort:
         """`part` of the cohort as a cohort of its own, in the same state (its pending step included)."""
@@ -145,7 +147,7 @@ class Planner:
         clone = replace(cohort, count=part, history=list(cohort.history), number=next(self.numbers),
                         call=replace(cohort.call) if cohort.call else None)
         if cohort.next_at is not None:
-            heapq.heappush(self.queue, (cohort.next_at, REQUEST, next(self.order), clone))
+            heapq.heappush(self.queue, (cohort.next_at.timestamp(), REQUEST, next(self.order), cohort.next_at, clone))
         if clone.call is not None:
             self._queue_call(clone)
         return clone
@@ -226,7 +228,7 @@ class Planner:
     # ------------------------------------------------------------------ money and contacts
     def _pay(self, cohort: Cohort, channel: str, kind: str | None, at: datetime) -> Cohort | None:
         """The part of the cohort its month's budget pays for (the rest deferred to the next month), or None."""
-        cost = micro_chf(unit_cost(self.config.unit_cost_chf, channel, kind), round_up=True)
+        cost = self._micro_cost(channel, kind)
         month = month_of(at, self.tz)
         left = self.remaining.setdefault(month, self.monthly)
         affordable = _affordable(cohort.count, left, cost)
@@ -241,6 +243,11 @@ class Planner:
             self._schedule(short, next_month_start(at, self.tz))
         self.remaining[month] = left - round(cost * cohort.count)
         return cohort
+
+    def _micro_cost(self, channel: str, kind: str | None) -> int:
+        if (channel, kind) not in self.costs:
+            self.costs[(channel, kind)] = micro_chf(unit_cost(self.config.unit_cost_chf, channel, kind), round_up=True)
+        return self.costs[(channel, kind)]
 
     def _made(self, cohort: Cohort, channel: str, kind: str | None, at: datetime) -> None:
         local = at.astimezone(self.tz)
@@ -338,7 +345,7 @@ class Planner:
 
     def _pay_call(self, cohort: Cohort, now: datetime) -> Cohort | None:
         """The listed call's cost from the export day's month; a short month keeps it queued until the next."""
-        cost = micro_chf(unit_cost(self.config.unit_cost_chf, "call", None), round_up=True)
+        cost = self._micro_cost("call", None)
         month = month_of(now, self.tz)
         left = self.remaining.setdefault(month, self.monthly)
         affordable = _affordable(cohort.count, left, cost)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from sys import intern
@@ -166,8 +166,9 @@ def read_intake(customers: Path, feed: Path, campaign: Campaign) -> Intake:
         key = (group, allowed, holidays, start, _tick_hour(first_due), offer_id, offers)
         seed = cohorts.get(key)
         if seed is None:
-            seed = cohorts[key] = Seed(0, group, person, place, offer_inputs, offer_id, row.connected_at, first_due,
-                                       channels=judge.channels[group])
+            stands_for = person and judge.representative(person)
+            seed = cohorts[key] = Seed(0, group, stands_for, place, offer_inputs, offer_id, row.connected_at,
+                                       first_due, channels=judge.channels[group])
         seed.count += 1
         seed.first_due = min(seed.first_due, first_due)
         seed.reasons[reasons] += 1
@@ -189,6 +190,7 @@ class _Judge:
         self._offer_on: dict[tuple[Household, date], tuple[str | None, str]] = {}
         self._refusals: dict[tuple[object, ...], tuple[str | None, ...]] = {}
         self._holidays: dict[tuple[str, int], tuple[date, ...]] = {}
+        self._numbers: dict[str | None, str] = {}
 
     def offer_on(self, household: Household, day: date) -> tuple[str | None, str]:
         if (household, day) not in self._offer_on:
@@ -222,6 +224,13 @@ class _Judge:
                 consent_and_law(Request(channel, group, person, place, frozenset(), (), at), self.policy)
                 for channel in self.channels[group])
         return self._refusals[key]
+
+    def representative(self, person: Person) -> Person:
+        """The person with the number that stands for theirs (one per verdict of `why_not_mobile`), so the gate
+        asks the phone rules once per kind of number, not once per household."""
+        if person.mobile is None:
+            return person
+        return replace(person, mobile=self._numbers.setdefault(why_not_mobile(person.mobile), person.mobile))
 
     def _mobile(self, group: str, mobile: str | None) -> str | None:
         """What the gate can see of a number: whether there is one and, where the journey has SMS, why it is
