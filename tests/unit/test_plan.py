@@ -170,3 +170,15 @@ def test_the_plan_json_keys_summary_and_page(town: tuple[Path, Path]) -> None:
     assert "compare: without | with calls.per_day=1" in text and "poster week" in text
     page = render_plan_html(plan)
     assert page.count("<svg") == 5 and "http" not in page.replace("http://www.w3.org", "")
+
+
+def test_the_generated_rollout_plan_reads_completely_and_plans(tmp_path: Path) -> None:
+    from infra.plan_bench import write_rollout_plan
+    from shared.inputs import CustomerRow, FeedRow, Rejected, open_rows
+
+    customers, feed = write_rollout_plan(tmp_path, 300)
+    assert not [r for r in open_rows(feed, FeedRow, "feed") if isinstance(r, Rejected)]
+    assert not [r for r in open_rows(customers, CustomerRow, "customers") if isinstance(r, Rejected) and r.row_rejected]
+    plan = make_plan(PlanInputs(customers, feed, config_with(None, [])))
+    assert plan["campaign"]["households"] == 300 and plan["totals"]["contacts"] > 300
+    assert {c["canton"] for c in plan["communes"]} >= {"ZH", "VD", "TI"}
