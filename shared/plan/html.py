@@ -142,7 +142,8 @@ def _kpis(plan: dict[str, Any]) -> list[tuple[str, str, str]]:
     kpis = [("Households", fmt_int(c["households"]), f"control group {fmt_int(c['control_group'])}"),
             ("Contacts", fmt_int(t["contacts"]), ", ".join(f"{k} {fmt_int(v)}" for k, v in t["by_channel"].items())),
             ("Cost", fmt_chf(t["cost_chf"]), f"budget {fmt_chf(c['budget_chf_monthly'])} a month"),
-            ("Budget binds", t["first_budget_month"] or "never", f"steps deferred {fmt_int(t['deferred_by_budget'])}"),
+            ("Budget binds", t["first_budget_month"] or "never",
+             f"deferrals {fmt_int(t['deferred_by_budget'])} (a step each month it waits)"),
             ("Peak call backlog", fmt_int(t["peak_backlog"]), f"capacity {fmt_int(c['calls_per_day'])} a day"),
             ("Expected orders", f"{sum(o['expected'] for o in plan['orders']):.1f}",
              f"{sum(o['low'] for o in plan['orders']):.1f} .. {sum(o['high'] for o in plan['orders']):.1f}")]

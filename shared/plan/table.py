@@ -35,7 +35,7 @@ def render_plan(plan: dict[str, Any], baseline: dict[str, Any] | None = None) ->
     lines += _communes(plan)
     lines += _orders(plan)
     lines.append(f"contacts {_int(totals['contacts'])}, cost CHF {_chf(totals['cost_chf'])}, "
-                 f"steps deferred by the budget {_int(totals['deferred_by_budget'])}, "
+                 f"deferrals by the budget {_int(totals['deferred_by_budget'])} (a step each month it waits), "
                  f"peak call backlog {_int(totals['peak_backlog'])}")
     if baseline is not None:
         lines += compare_lines(baseline, plan)
