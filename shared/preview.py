@@ -112,7 +112,7 @@ def _cards(offer: Offer, config: DispatchConfig) -> list[Card]:
     channels = {s.channel for s in config.journeys[offer.target_group].steps}
     cards = []
     for language in SUPPORTED_LANGUAGES:
-        missing = [] if language in offer.copy_text else [f"copy missing in {language}: the English copy would go"]
+        missing = _missing_copy(offer, language)
         made = [_email(offer, language) if "email" in channels else None,
                 _sms(offer, language, config) if "sms" in channels else None,
                 _letter(offer, language) if "print" in channels else None]
@@ -121,6 +121,18 @@ def _cards(offer: Offer, config: DispatchConfig) -> list[Card]:
                 card.problems[:0] = missing
                 cards.append(card)
     return cards
+
+
+def _missing_copy(offer: Offer, language: str) -> list[str]:
+    """Copy the catalogue lacks in a language: none at all (the English would go), or the English itself."""
+    if language not in offer.copy_text:
+        return [f"copy missing in {language}: the English copy would go"]
+    if language != "en" and "en" in offer.copy_text:
+        same = [name for name, value in offer.copy_text[language].model_dump().items()
+                if value == getattr(offer.copy_text["en"], name) and name != "name"]
+        if same:
+            return [f"copy in {language} is the English text ({', '.join(same)}): not translated"]
+    return []
 
 
 def _call_row(offers: tuple[Offer, ...], config: DispatchConfig) -> dict[str, Any]:

@@ -182,3 +182,30 @@ def test_the_generated_rollout_plan_reads_completely_and_plans(tmp_path: Path) -
     plan = make_plan(PlanInputs(customers, feed, config_with(None, [])))
     assert plan["campaign"]["households"] == 300 and plan["totals"]["contacts"] > 300
     assert {c["canton"] for c in plan["communes"]} >= {"ZH", "VD", "TI"}
+
+
+def test_the_plan_command_refuses_what_it_cannot_use(tmp_path: Path, town: tuple[Path, Path],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.cli import main
+
+    base = ["plan", "--customers", str(town[0]), "--feed", str(town[1]), "--out", str(tmp_path)]
+    assert main(["plan", "--customers", str(tmp_path / "nope.csv"), "--feed", str(town[1])]) == 2
+    assert "nope.csv:0: file not found" in capsys.readouterr().err
+    assert main([*base, "--set", "calls.per_days=3"]) == 2
+    assert "calls.per_days: unknown key" in capsys.readouterr().err
+    (tmp_path / "rates.yaml").write_text("upgrade: {email: {order: 2}}\n", encoding="utf-8")
+    assert main([*base, "--rates", str(tmp_path / "rates.yaml")]) == 2
+    assert main([*base, "--days", "30"]) == 0
+    assert "contacts per ISO week" in capsys.readouterr().out
+    assert (tmp_path / "plan.json").is_file() and (tmp_path / "plan.html").is_file()
+
+
+def test_the_preview_flags_copy_left_in_english() -> None:
+    from shared.offers import load_offers
+    from shared.preview import build_preview
+
+    offer = load_offers()[0]
+    english = offer.copy_text["en"]
+    untranslated = offer.model_copy(update={"copy_text": {**offer.copy_text, "it": english}})
+    _, problems = build_preview((untranslated,), config_with(None, []))
+    assert problems and all(" it " in p and "not translated" in p for p in problems)
