@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="households to first contact on the embedded stack, measured")
     bench.add_argument("--households", type=int, default=300)
     bench.add_argument("--feed-rows", type=int, default=1_000_000, help="rows of the streamed feed validation")
+    bench.add_argument("--plan-households", type=int, metavar="N",
+                       help="instead: plan a generated rollout plan of N households, measured beside a replay")
     bench.add_argument("--write", type=Path, help="also write the figures into this Markdown page "
                        "(docs/performance.md), with their explanation and the capacity note")
 
@@ -79,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     from infra.dlq import add_commands as add_dlq_commands
 
     add_dlq_commands(sub)
+    from infra.plan_cli import add_commands as add_plan_commands
+
+    add_plan_commands(sub)
     return parser
 
 
@@ -218,8 +223,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from shared.erasure import UnknownCustomer
     from shared.inputs import InputFileError
     from shared.offers import OffersError
+    from shared.plan.rates import RatesError
 
-    return (InputFileError, ConfigError, OffersError, FileNotFoundError, UnknownHousehold, UnknownCustomer, NotFound)
+    return (InputFileError, ConfigError, OffersError, RatesError, FileNotFoundError, UnknownHousehold,
+            UnknownCustomer, NotFound)
 
 
 def _print_batches(args: argparse.Namespace) -> int:
@@ -234,6 +241,18 @@ def _call_list(args: argparse.Namespace) -> int:
     return call_list(args)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from infra.plan_cli import plan_command
+
+    return plan_command(args)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from infra.plan_cli import preview_command
+
+    return preview_command(args)
+
+
 def _dlq(args: argparse.Namespace) -> int:
     from infra.dlq import command
 
@@ -243,12 +262,18 @@ def _dlq(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from infra.bench import bench
 
+    if args.plan_households:
+        from infra.plan_bench import plan_bench
+
+        print(plan_bench(args.plan_households))
+        return 0
     print(bench(args.households, args.feed_rows, write=args.write))
     return 0
 
 
 _COMMANDS = {"bench": _bench, "demo": _demo, "run": _run, "explain": _explain, "report": _report, "erase": _erase,
-             "print-batches": _print_batches, "call-list": _call_list, "dlq": _dlq}
+             "print-batches": _print_batches, "call-list": _call_list, "dlq": _dlq, "plan": _plan,
+             "preview": _preview}
 _USER_ERRORS = _user_errors()
 
 if __name__ == "__main__":

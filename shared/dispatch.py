@@ -297,22 +297,14 @@ def judge(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime,
 
 def current_offer(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime) -> tuple[str, str | None]:
     """The offer a contact at `at` advertises: the requested one while it is valid, else the household's best
-    eligible offer of that day; with the reason when there is none."""
-    from shared.offers import Household, choose_offer
+    eligible offer of that day; with the reason when there is none (`shared.offers.offer_on`)."""
+    from shared.offers import Household, offer_on
 
-    day = at.astimezone(campaign.tz).date()
-    offer = next((o for o in campaign.offers if o.offer_id == req.offer_id), None)
-    if offer is not None and offer.valid_from <= day <= offer.valid_to:
-        return req.offer_id, None
     household, customer = ctx.household or {}, ctx.customer or {}
     current = customer.get("internet_down_mbps")
-    choice = choose_offer(campaign.offers, Household(
+    return offer_on(campaign.offers, req.offer_id, Household(
         req.target_group, int(household.get("max_down_mbps") or 0), int(current) if current else None,
-        str(household.get("canton", "")), str(household.get("commune", ""))), day)
-    if choice.offer is not None:
-        return choice.offer.offer_id, None
-    why = f"valid {offer.valid_from}..{offer.valid_to}" if offer is not None else "no longer in the catalogue"
-    return req.offer_id, f"offer {req.offer_id} not valid on {day} ({why}) and no other offer fits: {choice.reason}"
+        str(household.get("canton", "")), str(household.get("commune", ""))), at.astimezone(campaign.tz).date())
 
 
 def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, sk: str,
@@ -498,11 +490,10 @@ def _claim(campaign: Campaign, req: ContactRequested, ctx: Context, sk: str, at:
 
 
 def unit_cost(campaign: Campaign, channel: str, kind: str | None) -> float:
-    """What one contact on the channel costs (print: by kind), in CHF, from the config."""
-    costs = campaign.config.unit_cost_chf
-    if channel == "print":
-        return costs.print_personalised if kind == "personalised" else costs.print_partially_addressed
-    return float({"email": costs.email, "sms": costs.sms, "call": costs.call}[channel])
+    """What one contact on the channel costs (print: by kind), in CHF, from the config (`shared.domain.cost`)."""
+    from shared.domain.cost import unit_cost as cost_of
+
+    return cost_of(campaign.config.unit_cost_chf, channel, kind)
 
 
 def _lease_seconds() -> float:

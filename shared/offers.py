@@ -145,3 +145,16 @@ def choose_offer(offers: tuple[Offer, ...], household: Household, on: date) -> O
             return OfferChoice(None, reason)
     best = max(group, key=lambda o: (o.expected_value_chf, o.speed_mbps, o.offer_id))
     return OfferChoice(best, "best expected value")
+
+
+def offer_on(offers: tuple[Offer, ...], offer_id: str, household: Household, day: date) -> tuple[str, str | None]:
+    """The offer a contact on `day` advertises: `offer_id` while it is valid, else the household's best eligible
+    offer of that day; with the reason when there is none (then `offer_id` is returned as it was)."""
+    offer = next((o for o in offers if o.offer_id == offer_id), None)
+    if offer is not None and offer.valid_from <= day <= offer.valid_to:
+        return offer_id, None
+    choice = choose_offer(offers, household, day)
+    if choice.offer is not None:
+        return choice.offer.offer_id, None
+    why = f"valid {offer.valid_from}..{offer.valid_to}" if offer is not None else "no longer in the catalogue"
+    return offer_id, f"offer {offer_id} not valid on {day} ({why}) and no other offer fits: {choice.reason}"

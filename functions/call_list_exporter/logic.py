@@ -6,17 +6,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.aws import client
 from shared.campaign import Campaign
+from shared.channels.letter import CALL_LIST_COLUMNS, call_list_row
 from shared.dispatch import Context, Part, judge, load_context, reserve_budget
 from shared.domain.budget import next_month_start
+from shared.domain.call_list import has_place, list_made_on, listing_order, waited_too_long, window_start
 from shared.domain.caps import prune
 from shared.domain.gate import Verdict
-from shared.domain.phone import national_notation, normalise_phone
-from shared.domain.windows import is_public_holiday
 from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores import budget as budget_store
@@ -27,8 +27,7 @@ from shared.stores.records import decision_sk, expires_at, utc_key
 PENDING = "pending"
 LISTED = "listed"  # the rows of the last days' lists, keyed day#priority#request (ids only, no names)
 LISTED_DAYS = 3  # how long they are kept (TTL): a retry of the export comes within minutes
-COLUMNS = ["call_date", "priority", "customer_id", "household_id", "first_name", "last_name", "language", "phone",
-           "offer_id", "attempt"]
+COLUMNS = CALL_LIST_COLUMNS
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -81,7 +80,7 @@ def call_list_csv(rows: list[dict[str, Any]]) -> bytes:
 def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
     """Make the day's list; rows that do not fit or may not be called today stay queued."""
     local = now.astimezone(campaign.tz)
-    if local.weekday() == 6 or is_public_holiday(local.date(), None):
+    if not list_made_on(local.date()):
         return {"date": local.date().isoformat(), "rows": 0, "reason": "no calls on Sundays and public holidays"}
     day = local.date().isoformat()
     # A retried export (a crash, a timeout after some rows were listed) keeps what it listed before:
@@ -98,13 +97,13 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
             rows.append(row)
     pending = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
                         ExpressionAttributeValues={":q": {"S": PENDING}})
-    pending.sort(key=lambda p: (p["requested_at"][:10], -float(p["expected_value_chf"]), p["request_id"]))
+    pending.sort(key=lambda p: listing_order(p["requested_at"], p["expected_value_chf"], p["request_id"]))
     position = len(listed)
     for item in pending:
         req = ContactRequested.model_validate_json(item["detail"])
         if _waited_too_long(s, campaign, req, item, now):
             continue
-        if position >= campaign.config.calls.per_day:
+        if not has_place(position, campaign.config.calls.per_day):
             continue
         if item.get("not_before_day", "") > day:
             continue  # deferred by the gate to a later day: nothing new to say today
@@ -176,7 +175,7 @@ def _waited_too_long(s: Settings, campaign: Campaign, req: ContactRequested, ite
     from shared.withdrawal import withdraw
 
     days = campaign.config.journeys[req.target_group].repeat_every_days
-    if now - datetime.fromisoformat(item["requested_at"]) < timedelta(days=days):
+    if not waited_too_long(datetime.fromisoformat(item["requested_at"]), now, days):
         return False
     ctx = load_context(s, req, item["contact_sk"])
     if ctx.claim is None or ctx.claim.get("status") != "queued":
@@ -197,13 +196,8 @@ def _pending_delete(s: Settings, item: dict[str, Any]) -> tuple[str, dict[str, A
 
 
 def _row(req: ContactRequested, ctx: Context, local: datetime) -> dict[str, Any]:
-    customer = ctx.customer or {}
-    household = ctx.household or {}
-    phone = normalise_phone(customer.get("mobile") or "")
-    return {"call_date": local.date().isoformat(), "customer_id": req.customer_id, "household_id": req.household_id,
-            "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
-            "language": household.get("language") or customer.get("language", ""),
-            "phone": national_notation(phone) if phone else "", "offer_id": req.offer_id, "attempt": req.attempt}
+    return call_list_row(local.date().isoformat(), ctx.customer or {}, ctx.household or {}, req.customer_id,
+                         req.household_id, req.offer_id, req.attempt)
 
 
 def _row_again(s: Settings, req: ContactRequested, item: dict[str, Any], local: datetime) -> dict[str, Any] | None:
@@ -239,10 +233,7 @@ def _defer(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime
 
 def _window_start(campaign: Campaign, now: datetime) -> datetime:
     """When today's calls may start (the call window's opening on this weekday)."""
-    local = now.astimezone(campaign.tz)
-    window = campaign.gate_policy.windows["call"]
-    hours = window.hours_on(local.date()) or window.weekdays
-    return datetime.combine(local.date(), hours.start, tzinfo=campaign.tz)
+    return window_start(campaign.gate_policy.windows["call"], now.astimezone(campaign.tz).date(), campaign.tz)
 
 
 def _drop(s: Settings, item: dict[str, Any]) -> None:

@@ -14,15 +14,17 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.aws import client
 from shared.batching import Outbox
 from shared.campaign import Campaign
-from shared.channels.copy import partially_addressed_addressee, salutation
+from shared.channels.letter import letter_fields
 from shared.config import local_clock
 from shared.dispatch import Context, Part, load_contexts
+from shared.domain.print_cut_off import CUT_OFF_DAYS as CUT_OFF_DAYS
+from shared.domain.print_cut_off import next_cut_off as cut_off_after
 from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item
@@ -34,19 +36,11 @@ CLOSED = "~closed"
 BASE_COLUMNS = ["piece_id", "kind", "addressee", "street", "house_number", "postcode", "locality", "language",
                 "offer_id"]
 PERSONAL_COLUMNS = ["customer_id", "salutation", "first_name", "last_name"]
-CUT_OFF_DAYS = range(0, 5)  # Monday to Friday, as the template's cut-off schedule
 
 
 def next_cut_off(at: datetime, campaign: Campaign) -> datetime:
-    """The first cut-off at or after `at`, local time, on a working day."""
-    local = at.astimezone(campaign.tz)
-    clock = local_clock(campaign.config.print.cut_off_at)
-    day = local.date()
-    for offset in range(0, 8):
-        candidate = datetime.combine(day + timedelta(days=offset), clock, tzinfo=campaign.tz)
-        if candidate.weekday() in CUT_OFF_DAYS and candidate >= local:
-            return candidate
-    raise RuntimeError("no cut-off within a week")
+    """The first cut-off at or after `at`, local time, on a working day (`shared.domain.print_cut_off`)."""
+    return cut_off_after(at, local_clock(campaign.config.print.cut_off_at), campaign.tz)
 
 
 def batch_key(kind: str, cut_off: datetime) -> str:
@@ -86,21 +80,12 @@ def piece(key: str, req: ContactRequested, ctx: Context, claim: dict[str, Any], 
     household = ctx.household
     assert household is not None
     language = household.get("language") or "de"
-    row: dict[str, Any] = {
-        "batch_key": key, "piece_id": claim["contact_id"], "kind": claim["kind"],
-        "household_id": req.household_id, "contact_sk": claim["sk"],
-        "addressee": partially_addressed_addressee(language),
-        "street": household["street"], "house_number": household["house_number"],
-        "postcode": household["postcode"], "locality": household["locality"],
-        "language": language, "offer_id": req.offer_id,
+    customer = ctx.customer if claim["kind"] == "personalised" else None
+    return {
+        "batch_key": key, "piece_id": claim["contact_id"], "household_id": req.household_id, "contact_sk": claim["sk"],
         "expires_at": expires_at(datetime.fromisoformat(claim["at"]), 30),
+        **letter_fields(claim["kind"], language, household, req.offer_id, customer),
     }
-    if claim["kind"] == "personalised" and ctx.customer is not None:
-        customer = ctx.customer
-        row |= {"customer_id": customer["customer_id"], "salutation": salutation(language),
-                "first_name": customer.get("first_name", ""), "last_name": customer.get("last_name", ""),
-                "addressee": f"{customer.get('first_name', '')} {customer.get('last_name', '')}".strip()}
-    return row
 
 
 def _house_order(number: str) -> tuple[int, str]:

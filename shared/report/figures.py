@@ -475,12 +475,27 @@ def _commune(
         _local_date(run, h.connected_at) for h in members if h.connected_at
     )
     marketable = sorted(h.marketable_from for h in members if h.marketable_from)
-    total = len(members)
+    cantons = Counter(h.canton for h in members if h.canton)
+    return commune_figures(name, cantons.most_common(1)[0][0] if cantons else None,
+                           Counter(connected), Counter(marketable), weeks, len(members))
+
+
+def commune_figures(name: str, canton: str | None, connected: Counter[date], marketable: Counter[date],
+                    weeks: list[date], total: int) -> dict[str, Any]:
+    """A commune's households connected and marketable by the end of each week, and the poster week: the
+    week before the one in which half of them are marketable (the report's and the plan's one rule)."""
+    connected_days, marketable_days = sorted(connected), sorted(marketable)
     series: list[dict[str, Any]] = []
+    n_connected = n_marketable = 0
+    ci = mi = 0
     for monday in weeks:
         sunday = monday + timedelta(days=6)
-        n_connected = bisect.bisect_right(connected, sunday)
-        n_marketable = bisect.bisect_right(marketable, sunday)
+        while ci < len(connected_days) and connected_days[ci] <= sunday:
+            n_connected += connected[connected_days[ci]]
+            ci += 1
+        while mi < len(marketable_days) and marketable_days[mi] <= sunday:
+            n_marketable += marketable[marketable_days[mi]]
+            mi += 1
         series.append(
             {
                 "week_start": monday.isoformat(),
@@ -496,13 +511,12 @@ def _commune(
     poster = (
         date.fromisoformat(half["week_start"]) - timedelta(days=7) if half else None
     )
-    cantons = Counter(h.canton for h in members if h.canton)
     return {
         "commune": name,
-        "canton": cantons.most_common(1)[0][0] if cantons else None,
+        "canton": canton,
         "households": total,
-        "first_connected": connected[0].isoformat() if connected else None,
-        "first_marketable": marketable[0].isoformat() if marketable else None,
+        "first_connected": connected_days[0].isoformat() if connected_days else None,
+        "first_marketable": marketable_days[0].isoformat() if marketable_days else None,
         "half_marketable_week": half["week_start"] if half else None,
         "poster_week": poster.isoformat() if poster else None,
         "weeks": series,

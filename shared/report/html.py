@@ -708,14 +708,7 @@ CHARTS: tuple[tuple[str, str, Callable[[dict[str, Any]], Markup], str], ...] = (
     ),
 )
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Campaign report – {{ campaign.campaign_id }}</title>
-<style>
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+PAGE_STYLE = """body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
   margin: 0 auto; max-width: 1100px; padding: 1rem 1.5rem 3rem; color: #1b1b1b; }
 h1 { margin-bottom: .2rem; } .sub { color: #555; margin-top: 0; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: .8rem;
@@ -741,7 +734,16 @@ table { border-collapse: collapse; margin: 1rem 0; font-size: .9rem; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: .3rem .6rem; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 dt { font-weight: 600; margin-top: .5rem; } dd { margin-left: 1rem; color: #333; }
-</style>
+"""  # the report's look, also the plan's and the preview's
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Campaign report – {{ campaign.campaign_id }}</title>
+<style>
+""" + PAGE_STYLE + """</style>
 </head>
 <body>
 <header>
@@ -984,3 +986,8 @@ def render_html(report: dict[str, Any]) -> str:
             definitions=report.get("definitions", {}),
         )
     )
+
+
+# The chart builders other pages (the plan) draw with.
+Bars = _Bars
+bar_chart = _bar_chart

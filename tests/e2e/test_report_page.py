@@ -8,9 +8,7 @@ browser fails the test rather than skipping it: the issue asks for the page to b
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,11 +23,8 @@ import pytest
 from shared.report import write_report
 from shared.report.html import CHANNEL_COLOURS, FUNNEL_STAGES
 from tests.e2e import png
+from tests.e2e.browser import render
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--force-device-scale-factor=1"]
 WINDOW = (1280, 4000)
 CHART_IDS = ("chart-funnel", "chart-contacts-per-week", "chart-orders-by-channel", "chart-cost-per-order",
              "chart-spend-budget", "chart-uplift", "chart-communes")
@@ -114,25 +109,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- the browser
 
 
-def _chromium(args: list[str], profile: Path) -> subprocess.Popen[bytes]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` (or `make test`) installs Debian's chromium; "
-                    "or point $CHROMIUM at a Chromium binary", pytrace=False)
-    return subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _finish(process: subprocess.Popen[bytes], what: str) -> bytes:
-    try:
-        out, err = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        pytest.fail(f"chromium ({what}) did not finish in 60 s: {err.decode(errors='replace')[-2000:]}")
-    assert process.returncode == 0, f"chromium ({what}) failed: {err.decode(errors='replace')[-2000:]}"
-    return out
-
-
 @dataclass(frozen=True)
 class Rendered:
     out_dir: Path
@@ -155,12 +131,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     _write_jsonl(out_dir / "responses.jsonl", run.responses)
     _write_jsonl(out_dir / "decisions.jsonl", run.decisions)
     report = write_report(out_dir)
-    url = (out_dir / "report.html").resolve().as_uri()  # file://: the page must need nothing else
-    shot = root / "report.png"
-    dump = _chromium(["--dump-dom", url], root / "profile-dom")  # both browsers at once
-    snap = _chromium([f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url], root / "profile-png")
-    dom = _finish(dump, "--dump-dom").decode("utf-8")
-    _finish(snap, "--screenshot")
+    dom, shot = render(out_dir / "report.html", root, WINDOW)
     return Rendered(out_dir, report, dom, shot)
 
 
