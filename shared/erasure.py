@@ -197,8 +197,8 @@ def _end_journeys(s: Settings, customer_id: str, items: list[dict[str, Any]], no
 def _erase_print_pieces(s: Settings, customer_id: str) -> int:
     """Pieces are deleted: an open batch's piece is withdrawn (never printed), a closed one's lives on in
     the batch CSV, which is rewritten below."""
-    from functions.print_batcher.logic import CLOSED  # the batcher owns its marker; imported lazily
     from shared.stores.ledger import update_claim
+    from shared.stores.records import PRINT_BATCH_CLOSED as CLOSED
 
     ddb = client("dynamodb")
     pieces = scan_all(s.print_table, FilterExpression="customer_id = :c",
@@ -215,8 +215,8 @@ def _erase_print_pieces(s: Settings, customer_id: str) -> int:
 
 
 def _erase_call_requests(s: Settings, customer_id: str) -> int:
-    from functions.call_list_exporter.logic import PENDING  # the exporter owns its queue name
     from shared.stores.ledger import update_claim
+    from shared.stores.records import CALLS_PENDING as PENDING
 
     pending = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
                         ExpressionAttributeValues={":q": {"S": PENDING}})
@@ -232,7 +232,7 @@ def _erase_call_requests(s: Settings, customer_id: str) -> int:
 
 def _erase_listed_calls(s: Settings, customer_id: str) -> None:
     """The exporter's record of the last days' lists (kept so a retried export rewrites them whole)."""
-    from functions.call_list_exporter.logic import LISTED
+    from shared.stores.records import CALLS_LISTED as LISTED
 
     listed = query_all(TableName=s.calls_table, KeyConditionExpression="queue = :q",
                        ExpressionAttributeValues={":q": {"S": LISTED}})

@@ -22,10 +22,10 @@ from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores.dynamo import query_all, to_item
 from shared.stores.ledger import TransactionCancelled, pressure_update, put_item, transact
-from shared.stores.records import decision_sk, expires_at, utc_key
+from shared.stores.records import CALLS_LISTED, CALLS_PENDING, decision_sk, expires_at, utc_key
 
-PENDING = "pending"
-LISTED = "listed"  # the rows of the last days' lists, keyed day#priority#request (ids only, no names)
+PENDING = CALLS_PENDING
+LISTED = CALLS_LISTED
 LISTED_DAYS = 3  # how long they are kept (TTL): a retry of the export comes within minutes
 COLUMNS = CALL_LIST_COLUMNS
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")

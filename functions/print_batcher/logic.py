@@ -29,10 +29,10 @@ from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item
 from shared.stores.ledger import claim_update
-from shared.stores.records import expires_at
+from shared.stores.records import PRINT_BATCH_CLOSED, expires_at
 
 KINDS = ("personalised", "partially_addressed")
-CLOSED = "~closed"
+CLOSED = PRINT_BATCH_CLOSED
 BASE_COLUMNS = ["piece_id", "kind", "addressee", "street", "house_number", "postcode", "locality", "language",
                 "offer_id"]
 PERSONAL_COLUMNS = ["customer_id", "salutation", "first_name", "last_name"]

@@ -15,6 +15,9 @@ def due_shards() -> int:
 
     return max(1, int(os.environ.get("DUE_SHARDS", DEFAULT_DUE_SHARDS)))
 PRESSURE_SK = "pressure"
+PRINT_BATCH_CLOSED = "~closed"  # the print table's marker that a batch is closed (the cut-off writes it first)
+CALLS_PENDING = "pending"  # the calls table's queue of calls waiting for a place on a day's list
+CALLS_LISTED = "listed"  # the rows of the last days' lists, keyed day#priority#request (ids only, no names)
 SEGMENT_DECISION_SK = "decision#segment"
 OFFER_DECISION_SK = "decision#offer"
 

@@ -362,3 +362,17 @@ def test_claim_lease_outlives_an_invocation_and_ends_before_the_redelivery(funct
     timeout = int(_props(FUNCTIONS[function]).get("Timeout", GLOBAL_TIMEOUT))
     visibility = int(_props(RESOURCES[queue])["VisibilityTimeout"])
     assert timeout < lease < visibility
+
+
+def test_the_import_arrows_run_one_way_shared_never_imports_functions() -> None:
+    """Given the library every function uses (shared/), When its modules are read (lazy imports too),
+    Then none imports from functions/ or infra/: the arrows run functions/ -> shared/, infra/ -> both."""
+    root = Path(__file__).resolve().parents[2] / "shared"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.relative_to(root.parent)}: {n}" for n in names
+                          if n.split(".")[0] in ("functions", "infra")]
+    assert offenders == []
