@@ -134,9 +134,16 @@ def endpoint(url: str | None) -> Iterator[str]:
         use_endpoint(url)
         yield url
         return
+    before = os.environ.get("AWS_ENDPOINT_URL")
     with embedded_endpoint() as embedded:
         use_endpoint(embedded)
-        yield embedded
+        try:
+            yield embedded
+        finally:  # the server is gone after this: nothing in this process may keep talking to it
+            if before is None:
+                os.environ.pop("AWS_ENDPOINT_URL", None)
+            use_endpoint(before)
+            _forget_providers()
 
 
 def run(inputs: RunInputs, progress: Any = None) -> RunResult:
