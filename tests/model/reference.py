@@ -338,12 +338,27 @@ def _timing(contact: Contact, row: FeedRow, rules: Rules) -> list[tuple[str, str
     return []
 
 
-def check_caps(contacts: Sequence[Contact], rules: Rules) -> list[Violation]:
+def unreached_calls(world: World, contacts: Sequence[Contact]) -> set[str]:
+    """The calls that reached nobody: the household's last call listed before a `not_reached` outcome. They put
+    no pressure on anyone, so they do not count against the caps (the next attempt may follow within the
+    attempt window; the product's rule, README "Judged when it leaves")."""
+    unreached = set()
+    for r in world.responses:
+        if r.type != "call_outcome" or r.outcome != "not_reached":
+            continue
+        calls = [c for c in contacts if c.household_id == r.household_id and c.channel == "call" and c.at <= r.at]
+        if calls:
+            unreached.add(max(calls, key=lambda c: c.at).contact_id)
+    return unreached
+
+
+def check_caps(contacts: Sequence[Contact], rules: Rules, unreached: set[str] | None = None) -> list[Violation]:
     """No half-open window [s, s + days) holds more than the cap's contacts, per channel and over all."""
     found = []
     by_household: dict[str, list[Contact]] = defaultdict(list)
     for c in contacts:
-        by_household[c.household_id].append(c)
+        if c.contact_id not in (unreached or set()):
+            by_household[c.household_id].append(c)
     for household in by_household.values():
         for channel, cap in [*rules.per_channel.items(), ("all", rules.all_channels)]:
             chosen = sorted((c for c in household if channel in ("all", c.channel)), key=lambda c: c.at)
@@ -398,4 +413,4 @@ def check_all(world: World, contacts: Sequence[Contact], rules: Rules,
               pieces: dict[str, dict[str, str]] | None = None) -> list[Violation]:
     found = [v for c in contacts for v in check_contact(world, c, rules)]
     found += check_pieces(world, contacts, pieces) if pieces is not None else []
-    return found + check_caps(contacts, rules) + check_once(contacts)
+    return found + check_caps(contacts, rules, unreached_calls(world, contacts)) + check_once(contacts)
