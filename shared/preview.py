@@ -24,7 +24,7 @@ from shared.config import DispatchConfig
 from shared.domain.gate import Person, print_kind
 from shared.domain.sms_text import measure
 from shared.offers import Offer
-from shared.report.html import PAGE_STYLE
+from shared.report.html import page_head
 
 UNSUBSCRIBE_URL = "https://unsubscribe.example.invalid/u/preview-token"
 SAMPLE_PEOPLE = {"de": ("Anna", "Müller"), "fr": ("Camille", "Favre"), "it": ("Giulia", "Bernasconi"),
@@ -151,7 +151,7 @@ def build_preview(offers: tuple[Offer, ...], config: DispatchConfig) -> tuple[st
     call_row = _call_row(offers, config)
     env = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
     page = env.from_string(_TEMPLATE).render(sections=sections, problems=problems, call_row=call_row,
-                                             columns=CALL_LIST_COLUMNS, style=PAGE_STYLE)
+                                             columns=CALL_LIST_COLUMNS)
     return page, problems
 
 
@@ -163,23 +163,16 @@ def write_preview(offers: tuple[Offer, ...], config: DispatchConfig, out: Path) 
     return path, problems
 
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Message preview</title>
-<style>
-{{ style|safe }}
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: .8rem; }
+_PREVIEW_STYLE = """.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: .8rem; }
 .card { border: 1px solid #ddd; border-radius: 8px; padding: .6rem .8rem; background: #fafafa; }
 .card.flagged { border: 2px solid #b00020; background: #fff3f4; }
 .card h3 { margin: .1rem 0 .4rem; font-size: 1rem; } .card dl { margin: 0; font-size: .85rem; }
 .card pre { white-space: pre-wrap; font-size: .8rem; background: #fff; border: 1px solid #eee; padding: .4rem; }
 .card iframe { width: 100%; height: 320px; border: 1px solid #ddd; background: #fff; }
 .problem { color: #b00020; font-weight: 600; } .ok { color: #1b7f3b; font-weight: 600; }
-</style>
-</head>
+"""
+
+_TEMPLATE = page_head("Message preview", _PREVIEW_STYLE) + """
 <body>
 <header>
 <h1>Message preview</h1>

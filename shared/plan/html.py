@@ -12,13 +12,13 @@ from markupsafe import Markup
 from shared.report.html import (
     CHANNEL_COLOURS,
     DEFINITION_POSTER,
-    PAGE_STYLE,
     Bars,
     bar_chart,
     communes_chart,
     fmt_chf,
     fmt_int,
     fmt_tick,
+    page_head,
 )
 
 SERIES = (("email", None, "email"), ("sms", None, "sms"), ("print", "personalised", "letter (personalised)"),
@@ -95,15 +95,7 @@ CHARTS = (
      "each week, and the poster week (green)."),
 )
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Campaign plan – {{ campaign.campaign_id }}</title>
-<style>
-""" + PAGE_STYLE + """</style>
-</head>
+_TEMPLATE = page_head("Campaign plan – {{ campaign.campaign_id }}") + """
 <body>
 <header>
 <h1>Campaign plan: {{ campaign.campaign_id }}</h1>

@@ -736,15 +736,16 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 dt { font-weight: 600; margin-top: .5rem; } dd { margin-left: 1rem; color: #333; }
 """  # the report's look, also the plan's and the preview's
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Campaign report – {{ campaign.campaign_id }}</title>
-<style>
-""" + PAGE_STYLE + """</style>
-</head>
+
+def page_head(title: str, extra_style: str = "") -> str:
+    """The start of one self-contained page (the report, the plan, the preview) up to <body>: `title` may hold
+    Jinja expressions; the look is PAGE_STYLE and what the page adds."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{title}</title>\n<style>\n{PAGE_STYLE}{extra_style}</style>\n</head>")
+
+
+_TEMPLATE = page_head("Campaign report – {{ campaign.campaign_id }}") + """
 <body>
 <header>
 <h1>Campaign report: {{ campaign.campaign_id }}</h1>
