@@ -20,7 +20,8 @@ from shared.events import ContactRequested
 from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores import journeys as journey_store
-from shared.stores.ledger import TransactionCancelled, claim_update, pressure_update, transact
+from shared.stores.dynamo import to_item
+from shared.stores.ledger import TransactionCancelled, claim_update, plain_put, pressure_update, transact
 from shared.stores.records import contact_sk
 
 MAX_TRIES = 4
@@ -78,7 +79,7 @@ def withdraw(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
     parts.append(_release_claim(s, campaign, req, ctx.claim, sk, now, reason, deferred=rewind is not None))
     decision = "deferred" if rewind is not None else "skipped"
     item = decision_item(s, campaign, req, now, decision, f"withdrawn when it would leave: {reason}", sk)
-    parts.append(("Put", {"TableName": s.contacts_table, "Item": _to_item(item)}))
+    parts.append(("Put", plain_put(s.contacts_table, item)))
     transact(parts)
     budget_store.release(s.budget_table, ctx.claim)  # after: a crash in between strands money, never overspends
     return Verdict("defer" if rewind is not None else "skip", reason, until=verdict.until)
@@ -90,8 +91,8 @@ def _release_claim(s: Settings, campaign: Campaign, req: ContactRequested, claim
     over, deleted when the step goes back in the journey (so the step can be claimed again when it is due)."""
     was = {":was": {"S": str(claim["status"])}}
     if deferred:
-        return ("Delete", {"TableName": s.contacts_table, "Key": _to_item({"household_id": req.household_id,
-                                                                            "sk": sk}),
+        return ("Delete", {"TableName": s.contacts_table, "Key": to_item({"household_id": req.household_id,
+                                                                           "sk": sk}),
                            "ConditionExpression": "#status = :was", "ExpressionAttributeNames": {"#status": "status"},
                            "ExpressionAttributeValues": was})
     withdrawn = claim_update(s.contacts_table, req.household_id, sk, status="withdrawn", withdrawn_reason=reason,
@@ -124,8 +125,3 @@ def _rewind(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
                        cycle_started_at=until if req.step == 1 else started, due_at=until)
     return journey_store.rewind_update(s.journeys_table, journey, position)
 
-
-def _to_item(item: dict[str, Any]) -> dict[str, Any]:
-    from shared.stores.dynamo import to_item
-
-    return to_item(item)
