@@ -284,15 +284,17 @@ def judge(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime,
         window_at=window_at,
     )
     policy = campaign.gate_policy
-    refusal = consent_and_law(request, policy)
-    if ctx.erased and refusal == "suppressed: all":
-        return Judgement(Verdict("skip", "suppressed: all (erasure: the person asked to be forgotten)"), offer_id)
-    if refusal is not None:
-        return Judgement(Verdict("skip", refusal), offer_id, ends_journey=refusal == offer_refusal)
     if timing:
-        return Judgement(contact_gate(request, policy), offer_id)
-    kind = print_kind(req.target_group, request.person) if req.channel == "print" else None
-    return Judgement(Verdict("send", "passed consent and law", kind=kind), offer_id)
+        verdict = contact_gate(request, policy)
+    else:
+        refusal = consent_and_law(request, policy)
+        kind = print_kind(req.target_group, request.person) if req.channel == "print" else None
+        verdict = Verdict("skip", refusal) if refusal else Verdict("send", "passed consent and law", kind=kind)
+    if verdict.action != "skip":
+        return Judgement(verdict, offer_id)
+    if ctx.erased and verdict.reason == "suppressed: all":
+        return Judgement(Verdict("skip", "suppressed: all (erasure: the person asked to be forgotten)"), offer_id)
+    return Judgement(verdict, offer_id, ends_journey=verdict.reason == offer_refusal)
 
 
 def current_offer(campaign: Campaign, req: ContactRequested, ctx: Context, at: datetime) -> tuple[str, str | None]:
