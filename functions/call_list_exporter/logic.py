@@ -12,7 +12,7 @@ from typing import Any
 from shared.aws import client
 from shared.campaign import Campaign
 from shared.channels.letter import CALL_LIST_COLUMNS, call_list_row
-from shared.dispatch import Context, Part, judge, load_context, reserve_budget
+from shared.dispatch import Context, Part, decision_item, judge, load_context, reserve_budget
 from shared.domain.budget import next_month_start
 from shared.domain.call_list import has_place, list_made_on, listing_order, waited_too_long, window_start
 from shared.domain.caps import prune
@@ -22,7 +22,7 @@ from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores.dynamo import query_all, to_item
 from shared.stores.ledger import TransactionCancelled, pressure_update, put_item, transact
-from shared.stores.records import CALLS_LISTED, CALLS_PENDING, decision_sk, expires_at, utc_key
+from shared.stores.records import CALLS_LISTED, CALLS_PENDING, expires_at, utc_key
 
 PENDING = CALLS_PENDING
 LISTED = CALLS_LISTED
@@ -242,9 +242,5 @@ def _drop(s: Settings, item: dict[str, Any]) -> None:
 
 
 def _decide(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime, decision: str, reason: str) -> None:
-    put_item(s.contacts_table, {
-        "household_id": req.household_id, "sk": decision_sk(now, f"{req.journey_id}{req.cycle}{req.step}{decision}"),
-        "customer_id": req.customer_id, "channel": "call", "at": now.astimezone(campaign.tz).isoformat(),
-        "decision": decision, "reason": reason, "journey_id": req.journey_id, "cycle": req.cycle, "step": req.step,
-        "expires_at": expires_at(now, campaign.config.retention_days),
-    })
+    put_item(s.contacts_table, decision_item(s, campaign, req, now, decision, reason,
+                                             f"{req.journey_id}{req.cycle}{req.step}{decision}"))
