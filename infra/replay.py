@@ -94,20 +94,22 @@ def whole_file(path: Path, prefix: str, name: str, at: datetime, rank: int) -> T
 def drops(rows: list[TimedRow], first_firing: Callable[[datetime], datetime | None]) -> Iterator[Drop]:
     """The drops of these rows in time order; `first_firing(t)`: the first scheduled firing at or after t."""
     group: list[TimedRow] = []
+    closes: datetime | None = None  # the first firing at or after the group's first row: no row may pass it
     for row in sorted(rows, key=lambda r: (r.at, r.rank, r.line)):
-        if group and not _joins(group, row, first_firing):
+        if group and not _joins(group[0], row, closes):
             yield _drop(group)
             group = []
+        if not group:
+            closes = first_firing(row.at)
         group.append(row)
     if group:
         yield _drop(group)
 
 
-def _joins(group: list[TimedRow], row: TimedRow, first_firing: Callable[[datetime], datetime | None]) -> bool:
-    if row.prefix != group[0].prefix or row.whole is not None or group[0].whole is not None:
+def _joins(first: TimedRow, row: TimedRow, closes: datetime | None) -> bool:
+    if row.prefix != first.prefix or row.whole is not None or first.whole is not None:
         return False
-    firing = first_firing(group[0].at)
-    return firing is None or firing >= row.at
+    return closes is None or closes >= row.at
 
 
 def _drop(group: list[TimedRow]) -> Drop:
