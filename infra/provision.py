@@ -67,6 +67,8 @@ class Stack:
 
         def replace(match: re.Match[str]) -> str:
             token = match.group(1)
+            if token.startswith("!"):  # ${!Literal}: the text ${Literal}
+                return "${" + token[1:] + "}"
             if token in extra:
                 return str(self.resolve(extra[token]))
             if "." in token:
@@ -101,10 +103,16 @@ def provision(stack_name: str, region: str, overrides: dict[str, str] | None = N
         "AWS::SecretsManager::Secret": _secret, "AWS::SQS::Queue": _queue, "AWS::Events::Rule": _rule,
         "AWS::SES::EmailIdentity": _email_identity, "AWS::SES::ConfigurationSet": _configuration_set,
         "AWS::SNS::Topic": _topic, "AWS::SNS::Subscription": _subscription,
+        "AWS::Glue::Database": _glue_database, "AWS::Glue::Table": _glue_table,
+        "AWS::KinesisFirehose::DeliveryStream": _delivery_stream, "AWS::Athena::WorkGroup": _workgroup,
     }
     order = ["AWS::Events::EventBus", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret",
              "AWS::SES::EmailIdentity", "AWS::SES::ConfigurationSet", "AWS::SNS::Topic", "AWS::SQS::Queue",
-             "AWS::SNS::Subscription", "AWS::Events::Rule"]
+             "AWS::SNS::Subscription", "AWS::Events::Rule", "AWS::Glue::Database", "AWS::Glue::Table",
+             "AWS::KinesisFirehose::DeliveryStream", "AWS::Athena::WorkGroup"]
+    for logical_id, resource in resources.items():  # roles are not created here; what names them is known
+        if resource.get("Type") == "AWS::IAM::Role":
+            stack.attrs[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{stack.name}-{logical_id}"
     for kind in order:
         pending = [(lid, r) for lid, r in resources.items() if r.get("Type") == kind]
         for _ in range(len(pending) + 1):  # queues may reference their DLQ: create in dependency order
@@ -146,8 +154,13 @@ def _table(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     }
     if props.get("GlobalSecondaryIndexes"):
         args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     ddb = _client("dynamodb")
-    arn = ddb.create_table(**args)["TableDescription"]["TableArn"]
+    description = ddb.create_table(**args)["TableDescription"]
+    arn = description["TableArn"]
+    if description.get("LatestStreamArn"):
+        stack.attrs[(logical_id, "StreamArn")] = description["LatestStreamArn"]
     ttl = props.get("TimeToLiveSpecification")
     if ttl:
         ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
@@ -239,3 +252,38 @@ def _rule(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
         events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
     stack.refs[logical_id] = name
     stack.attrs[(logical_id, "Arn")] = arn
+
+
+def _glue_database(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    database = stack.resolve(props["DatabaseInput"])
+    _client("glue").create_database(DatabaseInput=database)
+    stack.refs[logical_id] = database["Name"]
+
+
+def _glue_table(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    table = stack.resolve(props["TableInput"])
+    _client("glue").create_table(DatabaseName=stack.resolve(props["DatabaseName"]), TableInput=table)
+    stack.refs[logical_id] = table["Name"]
+
+
+def _delivery_stream(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    """The stream with its S3 destination. The emulator writes each batch to S3 as it came (JSON lines, under the
+    prefix as written): the conversion to Parquet is left to whoever reads it locally (shared.report)."""
+    name = str(stack.resolve(props.get("DeliveryStreamName", f"{stack.name}-{logical_id}")))
+    destination = props["ExtendedS3DestinationConfiguration"]
+    config = {"RoleARN": stack.resolve(destination["RoleARN"]), "BucketARN": stack.resolve(destination["BucketARN"]),
+              "Prefix": str(destination.get("Prefix", "")).split("!{", 1)[0],
+              "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}
+    arn = _client("firehose").create_delivery_stream(
+        DeliveryStreamName=name, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration=config)["DeliveryStreamARN"]
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Arn")] = arn
+
+
+def _workgroup(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = str(stack.resolve(props["Name"]))
+    configuration = stack.resolve(props.get("WorkGroupConfiguration", {}))
+    _client("athena").create_work_group(Name=name, Configuration={
+        "ResultConfiguration": {"OutputLocation": configuration["ResultConfiguration"]["OutputLocation"]}})
+    stack.refs[logical_id] = name

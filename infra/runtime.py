@@ -3,8 +3,9 @@
 It polls each function's SQS queues with the template's batch size, invokes the handler in-process
 with a Lambda-shaped SQS event, deletes what succeeded, returns what failed (`batchItemFailures`,
 or the whole batch when the handler raises) for redelivery until `maxReceiveCount` moves it to the
-dead-letter queue, and fires every schedule of the template on the simulated clock. File drops are
-announced as S3 "Object Created" events stamped with that clock.
+dead-letter queue, and fires every schedule of the template on the simulated clock. Once the queues are
+empty it reads each DynamoDB stream a function maps (its filters, batch size, retries, on-failure queue).
+File drops are announced as S3 "Object Created" events stamped with that clock.
 
 Time that passes in AWS between a failure and the redelivery (the queue's visibility timeout) passes here
 too, for what measures it: a claim's lease (shared.dispatch) is wall-clock time since the claim, so when
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo
 from infra.chaos import Chaos, SimulatedCrash
 from infra.lambda_context import LambdaContext
 from infra.provision import Stack
-from infra.template import FunctionSpec, functions
+from infra.template import FunctionSpec, StreamSource, functions
 from shared.aws import add_client_hook, client, remove_client_hook
 from shared.clock import set_clock
 
@@ -61,6 +62,17 @@ class Stats:
 
     def count(self, function: str) -> None:
         self.invocations[function] = self.invocations.get(function, 0) + 1
+
+
+@dataclass
+class StreamReader:
+    """Where an event source mapping is in its table's stream (one shard per table in the emulator)."""
+
+    function: FunctionSpec
+    source: StreamSource
+    arn: str
+    iterators: list[str]
+    patterns: list[Any]
 
 
 @dataclass
@@ -105,6 +117,7 @@ class LocalRuntime:
         self._seen: dict[tuple[str, str], int] = {}  # (queue, body) -> messages with that body so far
         self._keys: dict[str, str] = {}  # message id -> a key that is the same in every run of the same inputs
         self.chaos = chaos
+        self.streams = self._stream_readers()
         set_clock(lambda: self.now)  # effects happen on the simulated clock (shared.clock)
         add_client_hook(self._watch)
         if chaos is not None:
@@ -158,7 +171,8 @@ class LocalRuntime:
         self.dirty = True
 
     def drain(self, max_passes: int = 10_000) -> None:
-        """Deliver until every queue is empty (or only holds messages on their way to a DLQ)."""
+        """Deliver until every queue is empty (or only holds messages on their way to a DLQ), then what the
+        tables' streams hold for the functions that read them."""
         if not self.dirty:
             return
         for _ in range(max_passes):
@@ -171,8 +185,76 @@ class LocalRuntime:
                     delivered = True
                     self._deliver(spec, source.queue, messages)
             if not delivered and not self.dirty:
-                return
+                self.poll_streams()
+                if not self.dirty:
+                    return
         raise RuntimeError("queues did not drain: a message loop?")
+
+    # ------------------------------------------------------------------ DynamoDB streams
+    def _stream_readers(self) -> list[StreamReader]:
+        from moto.events.models import EventPattern  # the emulator's own event-pattern matcher
+
+        readers = []
+        for spec in self.specs:
+            for source in spec.streams:
+                arn = self.stack.attrs[(source.table, "StreamArn")]
+                streams = client("dynamodbstreams")
+                shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+                iterators = [streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                             for shard in shards]
+                readers.append(StreamReader(spec, source, arn, iterators,
+                                            [EventPattern.load(p) for p in source.filters]))
+        return readers
+
+    def poll_streams(self) -> int:
+        """Invoke each stream's function with what its stream holds that its filters let through, in batches of
+        its mapping's size; a batch that fails every retry is recorded on its on-failure queue. The records read."""
+        read = 0
+        for reader in self.streams:
+            for index, iterator in enumerate(reader.iterators):
+                while iterator:
+                    response = client("dynamodbstreams").get_records(ShardIterator=iterator, Limit=1000)
+                    iterator = response.get("NextShardIterator") or ""
+                    reader.iterators[index] = iterator
+                    records = [self._stream_record(r, reader.arn) for r in response.get("Records", [])]
+                    if not records:
+                        break
+                    read += len(records)
+                    wanted = [r for r in records if not reader.patterns or
+                              any(p.matches_event(r) for p in reader.patterns)]
+                    for start in range(0, len(wanted), reader.source.batch_size):
+                        self._deliver_stream(reader, wanted[start:start + reader.source.batch_size])
+        return read
+
+    def _stream_record(self, record: dict[str, Any], arn: str) -> dict[str, Any]:
+        """boto3's stream record in the shape Lambda hands a function (epoch seconds, the stream's ARN)."""
+        stream = dict(record.get("dynamodb") or {})
+        created = stream.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            stream["ApproximateCreationDateTime"] = created.timestamp()
+        return {**record, "dynamodb": stream, "eventSourceARN": arn, "awsRegion": self.stack.region}
+
+    def _deliver_stream(self, reader: StreamReader, batch: list[dict[str, Any]]) -> None:
+        attempts = 1 + (reader.source.max_retries if reader.source.max_retries >= 0 else 2)
+        self.activity += 1
+        for _ in range(attempts):
+            try:
+                self._run_invocation(reader.function, {"Records": batch})
+                return
+            except Exception as exc:
+                self.stats.handler_errors += 1
+                failure = exc
+        self._report(reader.function.logical_id, failure)
+        url = self.stack.queue_urls.get(reader.source.on_failure or "")
+        if url is not None:  # what Lambda records: the batch's place in the stream, not its data
+            stream = [r["dynamodb"] for r in batch]
+            client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({
+                "requestContext": {"functionArn": reader.function.logical_id, "condition": "RetryAttemptsExhausted",
+                                   "approximateInvokeCount": attempts},
+                "DDBStreamBatchInfo": {"streamArn": reader.arn, "batchSize": len(batch),
+                                       "startSequenceNumber": stream[0].get("SequenceNumber"),
+                                       "endSequenceNumber": stream[-1].get("SequenceNumber")}}))
 
     def _receive(self, queue: str, batch_size: int) -> list[dict[str, Any]]:
         response = client("sqs").receive_message(
@@ -418,8 +500,10 @@ class LocalRuntime:
     def dlq_depths(self) -> dict[str, int]:
         sqs = client("sqs")
         depths = {}
-        for dlq in sorted({*self.stack.dlq_of.values(), *([SCHEDULED_TASKS_DLQ] if SCHEDULED_TASKS_DLQ in
-                                                           self.stack.queue_urls else [])}):
+        on_failure = {r.source.on_failure for r in self.streams if r.source.on_failure}
+        if SCHEDULED_TASKS_DLQ in self.stack.queue_urls:
+            on_failure.add(SCHEDULED_TASKS_DLQ)
+        for dlq in sorted({*self.stack.dlq_of.values(), *on_failure}):
             attributes = sqs.get_queue_attributes(QueueUrl=self.stack.queue_urls[dlq],
                                                   AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
             depths[dlq] = int(attributes["ApproximateNumberOfMessages"])

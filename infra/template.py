@@ -65,6 +65,18 @@ class QueueSource:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event source: the table, the batch size, its filters (event patterns, any may match),
+    the retries of a failed batch and the queue that then receives a record of it (its OnFailure destination)."""
+
+    table: str  # logical id
+    batch_size: int
+    filters: tuple[str, ...]
+    max_retries: int
+    on_failure: str | None  # logical id of an SQS queue
+
+
+@dataclass(frozen=True)
 class Schedule:
     name: str
     expression: Any
@@ -87,6 +99,7 @@ class FunctionSpec:
     queues: tuple[QueueSource, ...] = ()
     schedules: tuple[Schedule, ...] = field(default_factory=tuple)
     apis: tuple[ApiRoute, ...] = ()  # HTTP routes: served by API Gateway in AWS, not by the local runtime
+    streams: tuple[StreamSource, ...] = ()
 
 
 def functions(template: dict[str, Any]) -> list[FunctionSpec]:
@@ -100,7 +113,7 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
             continue
         props = resource.get("Properties", {})
         env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        queues, schedules, apis = [], [], []
+        queues, schedules, apis, streams = [], [], [], []
         for name, source in props.get("Events", {}).items():
             kind, sp = source.get("Type"), source.get("Properties", {})
             if kind == "SQS":
@@ -109,11 +122,18 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
             elif kind in ("ScheduleV2", "Schedule"):
                 schedules.append(Schedule(name, sp["ScheduleExpression"], sp.get("ScheduleExpressionTimezone", "UTC"),
                                           json.loads(sp.get("Input", "{}"))))
+            elif kind == "DynamoDB":
+                failure = (sp.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+                streams.append(StreamSource(
+                    logical_id_of(sp["Stream"]), int(sp.get("BatchSize", 100)),
+                    tuple(str(f["Pattern"]) for f in (sp.get("FilterCriteria") or {}).get("Filters", [])),
+                    int(sp.get("MaximumRetryAttempts", -1)), logical_id_of(failure) if failure else None))
             elif kind in ("HttpApi", "Api"):
                 apis.append(ApiRoute(name, str(sp.get("Method", "ANY")).upper(), str(sp.get("Path", "/"))))
             else:
                 raise ValueError(f"{logical_id}: event source type {kind} is not supported by the local runtime")
-        specs.append(FunctionSpec(logical_id, props["Handler"], env, tuple(queues), tuple(schedules), tuple(apis)))
+        specs.append(FunctionSpec(logical_id, props["Handler"], env, tuple(queues), tuple(schedules), tuple(apis),
+                                  tuple(streams)))
     return specs
 
 

@@ -27,7 +27,10 @@ def client(service: str) -> Any:
         if key not in _clients:
             from botocore.config import Config
 
-            config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
+            # Streams by the regional endpoint: the account-based one (botocore's default for a call naming a
+            # stream ARN) is one the emulator does not answer, and it is only a routing optimisation in AWS.
+            extra = {"account_id_endpoint_mode": "disabled"} if service == "dynamodbstreams" else {}
+            config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32, **extra)
             created = _session().client(service, config=config)
             for hook in _hooks:
                 hook(created)

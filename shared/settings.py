@@ -29,6 +29,10 @@ class Settings(BaseModel):
     sender_name: str = Field(default="", alias="SENDER_NAME")
     # The SES configuration set every email goes out with (bounces and complaints come back through it)
     mail_configuration_set: str = Field(default="", alias="MAIL_CONFIGURATION_SET")
+    # The contact-history lake's Firehose stream, and the bucket of the scheduled reports (shared/lake.py)
+    lake_stream: str = Field(default="", alias="LAKE_STREAM")
+    lake_bucket: str = Field(default="", alias="LAKE_BUCKET")
+    reports_bucket: str = Field(default="", alias="REPORTS_BUCKET")
     unsubscribe_base_url: str = Field(default="https://dispatch.example.ch/unsubscribe", alias="UNSUBSCRIBE_BASE_URL")
 
 

@@ -1,0 +1,45 @@
+"""A run's lake: the lake bucket's files (JSON lines, as the emulator's Firehose writes them) as the Parquet
+files Firehose writes in AWS, under `OUT/lake/history/record_type=…/day=…/`; and the run's period kept in the
+stack's reports bucket, for the reports read from the stack later."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from infra.provision import Stack
+from shared.aws import client
+
+LAKE_PREFIX = "history/"
+
+
+def download_lake(bucket: str, target: Path) -> list[Path]:
+    """Every object of the lake bucket's history/ prefix, as files in `target`."""
+    s3 = client("s3")
+    target.mkdir(parents=True, exist_ok=True)
+    files = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=LAKE_PREFIX):
+        for number, obj in enumerate(page.get("Contents", []), start=len(files)):
+            path = target / f"part-{number:06d}.json"
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            files.append(path)
+    return files
+
+
+def export_lake(stack: Stack, out: Path) -> int:
+    """The run's lake as Parquet in OUT/lake; the number of rows."""
+    from shared.report.lake import json_to_parquet
+
+    with tempfile.TemporaryDirectory(prefix="lake-") as tmp:
+        files = download_lake(stack.refs["LakeBucket"], Path(tmp))
+        return json_to_parquet(files, out / "lake")
+
+
+def publish_run(stack: Stack, run_info: dict[str, Any]) -> None:
+    """The run's period and settings beside its reports: `dispatch report --stack-name` reads them."""
+    from shared.report.stack import RUN_KEY
+
+    client("s3").put_object(Bucket=stack.refs["ReportsBucket"], Key=RUN_KEY,
+                            Body=json.dumps(run_info, indent=2, ensure_ascii=False).encode())
