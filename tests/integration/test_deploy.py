@@ -27,7 +27,8 @@ MOTO_SKIPS = {
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy",
     "AWS::SES::EmailIdentity", "AWS::SQS::QueuePolicy", "AWS::Scheduler::Schedule", "AWS::SecretsManager::Secret",
     "AWS::Lambda::EventInvokeConfig", "AWS::SES::ConfigurationSet", "AWS::SES::ConfigurationSetEventDestination",
-    "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
+    "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription", "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::Athena::WorkGroup", "AWS::Glue::Database", "AWS::Glue::Table",
 }
 SCHEDULE = re.compile(r"^(cron\(\S+( \S+){5}\)|rate\(\d+ \w+\))$")
 
