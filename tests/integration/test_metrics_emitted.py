@@ -145,3 +145,22 @@ def test_the_call_export_counts_the_list_against_capacity_and_the_backlog_beyond
     assert values[("CallBacklogDaysOverLimit", ())] == [pytest.approx(20 / 24)]
     assert values[("ContactsMade", (("channel", "call"), ("target_group", "upgrade")))] == [1.0, 1.0]
     assert values[("BudgetReservedChf", ())] == [pytest.approx(6.5), pytest.approx(6.5)]
+
+
+def test_a_print_cut_off_counts_the_batchs_pieces_and_each_as_a_contact_made(stack, capsys) -> None:
+    from functions.print_batcher.handler import handler as print_handler
+
+    # Given three prospects' print steps requested on Monday morning (partially addressed pieces)
+    now = h.local(h.MONDAY, 10)
+    for n in range(3):
+        journey = h.seed(f"H-{n}", None, target_group="prospect", offer_id="fibre-1g-welcome", due_at=now,
+                         household={"max_down_mbps": 1000})
+        h.no_failures(h.invoke(print_handler, h.sqs_event("ContactRequested", h.contact_requested(journey, "print"),
+                                                          now)))
+    capsys.readouterr()
+    # When Monday's cut-off closes the batch
+    h.invoke(print_handler, h.scheduled("cut-off", h.local(h.MONDAY, 17)))
+    values = _values(capsys.readouterr().out)
+    # Then one batch of three pieces, three contacts made for the prospect group
+    assert values[("PrintPieces", (("kind", "partially_addressed"),))] == [3.0]
+    assert values[("ContactsMade", (("channel", "print"), ("target_group", "prospect")))] == [1.0, 1.0, 1.0]
