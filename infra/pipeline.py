@@ -204,6 +204,9 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
         chaos = Chaos(inputs.seed, inputs.chaos) if inputs.chaos > 0 else None
         runtime = LocalRuntime(stack, env_overrides={
             "POWERTOOLS_LOG_LEVEL": os.environ.get("DISPATCH_LOG_LEVEL", "WARNING"),
+            # The business metrics (EMF documents on stdout in AWS) are not written locally: the run's report
+            # holds the same figures. POWERTOOLS_METRICS_DISABLED=false in the caller's environment shows them.
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         }, chaos=chaos)
         try:
             _upload_settings(stack, inputs)

@@ -150,6 +150,8 @@ class CallsConfig(_Strict):
     max_attempts: int = Field(default=3, ge=1)
     attempt_window_days: int = Field(default=7, ge=1)
     respect_star_entries: bool = True
+    # A due call waiting longer than this for a place on a list is an alarm (the exporter's metric).
+    max_backlog_days: int = Field(default=3, ge=0)
 
     @field_validator("export_at")
     @classmethod

@@ -24,6 +24,15 @@ from shared.domain.journey import next_position
 from shared.erasure import ERASURE_REASON, erasure_key, identity_subjects
 from shared.events import ContactRequested
 from shared.handler import Envelope
+from shared.metrics import (
+    AMBIGUOUS_CLAIMS,
+    CONTACTS_DEFERRED,
+    CONTACTS_MADE,
+    CONTACTS_SKIPPED,
+    PROVIDER_REJECTIONS,
+    count_decision,
+    emit,
+)
 from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores import journeys as journey_store
@@ -321,6 +330,8 @@ def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context,
         item = decision_item(s, campaign, req, now, "skipped",
                              "ambiguous claim: claimed but not confirmed sent; never resent", sk + "#ambiguous")
         put_item(s.contacts_table, item)
+        emit(AMBIGUOUS_CLAIMS)
+        count_decision(CONTACTS_SKIPPED, req.channel, req.target_group, "ambiguous claim")
         return Outcome("skip", "ambiguous claim", claim=ctx.claim)
     if ctx.claim is not None:
         return Outcome("duplicate", "step already handled")
@@ -335,6 +346,7 @@ def _stale(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context,
         # A key of the step alone: a redelivered request records the same decision once.
         put_item(s.contacts_table, decision_item(s, campaign, req, now, "skipped", reason, sk)
                  | {"sk": f"decision#stale#{sk}"})
+        count_decision(CONTACTS_SKIPPED, req.channel, req.target_group, reason)
         return Outcome("skip", reason)
     assert journey is not None
     if (journey.cycle, journey.step) != (req.cycle, req.step):
@@ -388,6 +400,7 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
         reason = f"{verdict.reason}; due again {verdict.until.astimezone(campaign.tz).isoformat()}"
         decision = decision_item(s, campaign, req, now, "deferred", reason, f"{sk}#{now.isoformat()}")
         transact([("Update", move), ("Put", plain_put(s.contacts_table, decision))])
+        count_decision(CONTACTS_DEFERRED, req.channel, req.target_group, verdict.reason)
         return Outcome("defer", verdict.reason)
     position = ctx.journey.position
     if verdict.action == "send" and req.step == 1:
@@ -401,6 +414,7 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
     if verdict.action == "skip":
         decision = decision_item(s, campaign, req, now, "skipped", verdict.reason, sk + "#skip")
         transact([("Update", advance), ("Put", plain_put(s.contacts_table, decision))])
+        count_decision(CONTACTS_SKIPPED, req.channel, req.target_group, verdict.reason)
         return Outcome("skip", verdict.reason)
     claim = _claim(campaign, req, ctx, sk, at, verdict, channel.claim_status)
     claim |= reservation.claim_fields() if reservation else {}  # what to give back if delivery fails
@@ -418,8 +432,21 @@ def _commit(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context
             budget_store.forget(s.budget_table, reservation.month)  # may have lost to another contact
         raise
     if reservation is not None:
-        budget_store.taken(s.budget_table, reservation)
+        reserved(s, campaign, reservation, at)
     return _deliver(s, campaign, req, ctx, claim, channel)
+
+
+def reserved(s: Settings, campaign: Campaign, reservation: budget_store.Reservation, at: datetime) -> None:
+    """A committed reservation: known to this process's view of the month, and counted in the budget's metrics
+    (the CHF reserved, and the month's pace as this process knows the month)."""
+    from shared.domain.budget import MICRO, spending_pace
+    from shared.metrics import BUDGET_PACE, BUDGET_RESERVED
+
+    budget_store.taken(s.budget_table, reservation)
+    emit(BUDGET_RESERVED, sum(amount for _, amount in reservation.shares) / MICRO)
+    monthly = micro_chf(campaign.config.budget_chf.monthly, round_up=False)
+    left = sum(budget_store.month_remaining(s.budget_table, reservation.month, monthly, fresh=False).values())
+    emit(BUDGET_PACE, spending_pace(monthly - left, monthly, at, campaign.tz))
 
 
 def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Context, claim: dict[str, Any],
@@ -433,9 +460,12 @@ def _deliver(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
         # Nothing lost: a step that did not go out is a skip with its reason, like any refused by the gate.
         put_item(s.contacts_table, decision_item(s, campaign, req, datetime.fromisoformat(claim["at"]), "skipped",
                                                  str(exc), claim["sk"] + "#rejected"))
+        emit(PROVIDER_REJECTIONS, channel=req.channel)
+        count_decision(CONTACTS_SKIPPED, req.channel, req.target_group, "provider rejected")
         return Outcome("skip", f"provider rejected: {exc}", claim=claim)
     if sent is not None:
         _confirm(s, req.household_id, claim["sk"], sent)
+        emit(CONTACTS_MADE, channel=req.channel, target_group=req.target_group)
     return Outcome("send", "sent" if sent is not None else channel.claim_status, claim=claim)
 
 

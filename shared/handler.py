@@ -1,5 +1,6 @@
 """What every Lambda handler needs, written once: the event envelope, the SQS batch loop with
-partial batch responses, scheduled tasks, and a logger that never sees personal data."""
+partial batch responses, scheduled tasks, a logger that never sees personal data, and the business
+metrics (`shared.metrics`) written once per invocation."""
 
 from __future__ import annotations
 
@@ -72,6 +73,12 @@ def lambda_handler(
     logger = logger_for(service)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        from shared.metrics import collecting
+
+        with collecting():
+            return route(event, context)
+
+    def route(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
             if on_event is None:
                 raise ValueError(f"{service} does not consume queue messages")

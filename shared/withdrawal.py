@@ -17,6 +17,7 @@ from shared.campaign import Campaign
 from shared.dispatch import Context, Part, decision_item, judge, load_context
 from shared.domain.gate import Verdict
 from shared.events import ContactRequested
+from shared.metrics import CONTACTS_DEFERRED, CONTACTS_SKIPPED, count_decision
 from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores import journeys as journey_store
@@ -81,6 +82,8 @@ def withdraw(s: Settings, campaign: Campaign, req: ContactRequested, ctx: Contex
     item = decision_item(s, campaign, req, now, decision, f"withdrawn when it would leave: {reason}", sk)
     parts.append(("Put", plain_put(s.contacts_table, item)))
     transact(parts)
+    count_decision(CONTACTS_DEFERRED if rewind is not None else CONTACTS_SKIPPED, req.channel, req.target_group,
+                   verdict.reason)
     budget_store.release(s.budget_table, ctx.claim)  # after: a crash in between strands money, never overspends
     return Verdict("defer" if rewind is not None else "skip", reason, until=verdict.until)
 

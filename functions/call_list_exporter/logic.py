@@ -12,12 +12,23 @@ from typing import Any
 from shared.aws import client
 from shared.campaign import Campaign
 from shared.channels.letter import CALL_LIST_COLUMNS, call_list_row
-from shared.dispatch import Context, Part, decision_item, judge, load_context, reserve_budget
+from shared.dispatch import Context, Part, decision_item, judge, load_context, reserve_budget, reserved
 from shared.domain.budget import next_month_start
 from shared.domain.call_list import has_place, list_made_on, listing_order, waited_too_long, window_start
 from shared.domain.caps import prune
 from shared.domain.gate import Verdict
 from shared.events import ContactRequested
+from shared.metrics import (
+    CALL_BACKLOG,
+    CALL_BACKLOG_DAYS_OVER,
+    CALL_BACKLOG_OLDEST_DAYS,
+    CALL_LIST_CAPACITY,
+    CALL_LIST_ROWS,
+    CONTACTS_DEFERRED,
+    CONTACTS_MADE,
+    count_decision,
+    emit,
+)
 from shared.settings import Settings
 from shared.stores import budget as budget_store
 from shared.stores.dynamo import query_all, to_item
@@ -99,28 +110,47 @@ def export(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
                         ExpressionAttributeValues={":q": {"S": PENDING}})
     pending.sort(key=lambda p: listing_order(p["requested_at"], p["expected_value_chf"], p["request_id"]))
     position = len(listed)
+    waiting: list[dict[str, Any]] = []  # due today, but no place on the list (capacity, one call per person)
     for item in pending:
         req = ContactRequested.model_validate_json(item["detail"])
         if _waited_too_long(s, campaign, req, item, now):
             continue
-        if not has_place(position, campaign.config.calls.per_day):
-            continue
         if item.get("not_before_day", "") > day:
             continue  # deferred by the gate to a later day: nothing new to say today
         who = req.customer_id or req.household_id
-        if who in people:
+        if not has_place(position, campaign.config.calls.per_day) or who in people:
+            waiting.append(item)
             continue
         row = _list_one(s, campaign, item, req, now, position)
         if row is not None:
             people.add(who)
             rows.append(row)
             position += 1
+            emit(CONTACTS_MADE, channel="call", target_group=req.target_group)
     for priority, row in enumerate(rows, start=1):
         row["priority"] = priority
     body = call_list_csv(rows)
     client("s3").put_object(Bucket=s.call_list_bucket, Key=f"call-lists/{day}.csv", Body=body,
                             ContentType="text/csv; charset=utf-8")
+    count_list(campaign, now, len(rows), waiting)
     return {"date": day, "rows": len(rows), "pending": len(pending) - (position - len(listed))}
+
+
+def count_list(campaign: Campaign, now: datetime, rows: int, waiting: list[dict[str, Any]]) -> None:
+    """The day's list against the capacity, and the backlog of due calls left waiting: how many, how long the
+    oldest has waited, and how far beyond `calls.max_backlog_days` (the template's alarm, > 0)."""
+    calls = campaign.config.calls
+    oldest = max((backlog_days(item["requested_at"], now) for item in waiting), default=0.0)
+    emit(CALL_LIST_ROWS, rows)
+    emit(CALL_LIST_CAPACITY, calls.per_day)
+    emit(CALL_BACKLOG, len(waiting))
+    emit(CALL_BACKLOG_OLDEST_DAYS, oldest)
+    emit(CALL_BACKLOG_DAYS_OVER, max(0.0, oldest - calls.max_backlog_days))
+
+
+def backlog_days(requested_at: str, now: datetime) -> float:
+    """Days (with their fraction) a call has waited since its request."""
+    return max(0.0, (now - datetime.fromisoformat(requested_at)).total_seconds() / 86400)
 
 
 def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: ContactRequested,
@@ -164,7 +194,7 @@ def _list_one(s: Settings, campaign: Campaign, item: dict[str, Any], req: Contac
     except TransactionCancelled:
         budget_store.forget(s.budget_table, reservation.month)
         return None  # another export or a response moved it, or a budget shard ran short: not on today's list
-    budget_store.taken(s.budget_table, reservation)
+    reserved(s, campaign, reservation, now)
     return _row(offered, ctx, local)
 
 
@@ -226,6 +256,7 @@ def _defer(s: Settings, campaign: Campaign, req: ContactRequested, now: datetime
     """Keep the call queued, off the lists before `until`'s day, and record why."""
     day = until.astimezone(campaign.tz).date()
     _decide(s, campaign, req, now, "deferred", f"call list: {reason}; listed again from {day}")
+    count_decision(CONTACTS_DEFERRED, "call", req.target_group, reason)
     client("dynamodb").update_item(
         TableName=s.calls_table, Key=to_item({"queue": PENDING, "request_id": item["request_id"]}),
         UpdateExpression="SET not_before_day = :d", ExpressionAttributeValues={":d": {"S": day.isoformat()}})

@@ -5,6 +5,7 @@ bad rows and ignored fields are listed with their line, reason and action in `re
 A drop that is unusable as a whole (a duplicated or missing column, not UTF-8) is set aside: copied to
 `rejected/<drop>` with its reason in `rejected/<drop>.reason.txt`, a log line and a metric (the template's alarm),
 never retried into a DLQ. The original stays where it was dropped: no function may delete objects (least privilege).
+Each drop's rows accepted and rejected are counted in the business metrics (`shared.metrics`).
 
 A CRM extract is a full snapshot (see `apply_extract`): it supersedes the customers held, or is held
 when it would retire more than `crm.max_retire_percent` of them.
@@ -25,6 +26,7 @@ from shared.aws import client
 from shared.bus import Outgoing, Publisher
 from shared.events import CRM_PREFIX, FEED_PREFIX, REJECTED_PREFIX, Cause, HouseholdConnected
 from shared.inputs import FeedRow, Rejected, read_rows
+from shared.metrics import DROP_REJECTED_PERCENT, DROPS_REFUSED, ROWS_ACCEPTED, ROWS_REJECTED, emit
 from shared.settings import Settings
 from shared.stores.dynamo import batch_get, batch_put
 from shared.stores.extracts import held_reason as held_reason  # for `dispatch run`: was a CRM drop held?
@@ -34,7 +36,6 @@ REJECTED_COLUMNS = ["source", "line", "reason", "raw", "action"]  # rejected.csv
 
 
 REASON_SUFFIX = ".reason.txt"  # beside a drop moved aside: why it was refused
-DROPS_REFUSED = "DropsRefused"  # the metric (and the template's alarm) of drops moved aside
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,7 @@ def refuse_drop(bucket: str, key: str, reason: str) -> None:
     s3.put_object(Bucket=bucket, Key=target + REASON_SUFFIX, Body=(reason + "\n").encode("utf-8"),
                   ContentType="text/plain; charset=utf-8")
     _log().error("drop refused", extra={"bucket": bucket, "key": key, "moved_to": target, "reason": reason})
-    _count_refused()
-
-
-def _count_refused() -> None:
-    import os
-
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-    with single_metric(name=DROPS_REFUSED, unit=MetricUnit.Count, value=1, namespace="channel-dispatch") as metric:
-        metric.add_dimension(name="Function", value=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"))
+    emit(DROPS_REFUSED)  # the template's alarm
 
 
 def _log() -> Any:
@@ -112,7 +104,9 @@ def ingest_drop(s: Settings, bucket: str, key: str, now: datetime, publisher: Pu
                 max_retire_percent: float | None = None) -> IngestResult:
     """`max_retire_percent` guards CRM extracts (default: the campaign's `crm.max_retire_percent`)."""
     if key.startswith(FEED_PREFIX):
-        return _ingest(s, bucket, key, FeedRow, "feed", lambda rows: _feed_chunk(s, rows, now, publisher))
+        result = _ingest(s, bucket, key, FeedRow, "feed", lambda rows: _feed_chunk(s, rows, now, publisher))
+        count_rows("feed", result)
+        return result
     if key.startswith(CRM_PREFIX):
         from functions.ingest.extract import apply_extract
 
@@ -120,8 +114,19 @@ def ingest_drop(s: Settings, bucket: str, key: str, now: datetime, publisher: Pu
             from shared.campaign import campaign
 
             max_retire_percent = campaign().config.crm.max_retire_percent
-        return apply_extract(s, bucket, key, now, publisher, max_retire_percent)
+        result = apply_extract(s, bucket, key, now, publisher, max_retire_percent)
+        count_rows("crm", result)
+        return result
     raise ValueError(f"s3://{bucket}/{key}: not a feed ({FEED_PREFIX}) or CRM ({CRM_PREFIX}) drop")
+
+
+def count_rows(source: str, result: IngestResult) -> None:
+    """A drop's rows accepted and rejected, and the share rejected (the template alarms on a feed drop's)."""
+    emit(ROWS_ACCEPTED, result.accepted, source=source)
+    emit(ROWS_REJECTED, result.rejected, source=source)
+    rows = result.accepted + result.rejected
+    if rows and result.held is None:  # a held extract's rows are neither taken nor refused yet
+        emit(DROP_REJECTED_PERCENT, 100 * result.rejected / rows, source=source)
 
 
 def s3_lines(bucket: str, key: str, if_match: str | None = None, seen: dict[str, str] | None = None) -> Iterator[str]:

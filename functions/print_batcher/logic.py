@@ -26,6 +26,7 @@ from shared.dispatch import Context, Part, load_contexts
 from shared.domain.print_cut_off import CUT_OFF_DAYS as CUT_OFF_DAYS
 from shared.domain.print_cut_off import next_cut_off as cut_off_after
 from shared.events import ContactRequested
+from shared.metrics import CONTACTS_MADE, PRINT_PIECES, emit
 from shared.settings import Settings
 from shared.stores.dynamo import query_all, to_item
 from shared.stores.ledger import claim_update
@@ -118,7 +119,23 @@ def cut_off(s: Settings, campaign: Campaign, now: datetime) -> list[dict[str, An
             continue
         manifests.append(_write_batch(s, campaign, kind, pieces, now))
         _mark_sent(s, pieces, now.astimezone(campaign.tz).isoformat(), manifests[-1]["batch_id"])
+        _count_batch(kind, pieces)
     return manifests
+
+
+def _count_batch(kind: str, pieces: list[dict[str, Any]]) -> None:
+    """The batch's size, and each piece as a contact made (it left with the batch)."""
+    emit(PRINT_PIECES, len(pieces), kind=kind)
+    for p in pieces:
+        emit(CONTACTS_MADE, channel="print", target_group=_target_group(p))
+
+
+def _target_group(p: dict[str, Any]) -> str:
+    if p.get("target_group"):
+        return str(p["target_group"])
+    if "detail" in p:
+        return ContactRequested.model_validate_json(p["detail"]).target_group
+    return "unknown"  # a piece batched before pieces kept their request
 
 
 def still_going(s: Settings, campaign: Campaign, key: str, pieces: list[dict[str, Any]],
@@ -146,7 +163,8 @@ def still_going(s: Settings, campaign: Campaign, key: str, pieces: list[dict[str
                 {"batch_key": key, "piece_id": p["piece_id"]})})])
         if verdict is None:
             offered = req.model_copy(update={"offer_id": offer_id})
-            going.append(piece(key, offered, ctx, ctx.claim, campaign) | {"contact_sk": sk})
+            going.append(piece(key, offered, ctx, ctx.claim, campaign) | {"contact_sk": sk,
+                                                                          "target_group": req.target_group})
     return going
 
 

@@ -69,3 +69,15 @@ def next_month_start(at: datetime, tz: ZoneInfo) -> datetime:
     local = at.astimezone(tz)
     year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
     return datetime(year, month, 1, tzinfo=tz)
+
+
+def spending_pace(spent_micro: int, monthly_micro: int, at: datetime, tz: ZoneInfo) -> float:
+    """How fast the month's budget goes: the share spent divided by the share of the month's days begun at
+    `at` (its own day included, so a day may spend its day's share). Above 1: faster than the month."""
+    import calendar
+
+    if monthly_micro <= 0:
+        return 0.0
+    local = at.astimezone(tz)
+    days = calendar.monthrange(local.year, local.month)[1]
+    return (spent_micro / monthly_micro) / (local.day / days)

@@ -120,7 +120,13 @@ def _allocate(table: str, month: str, shard: int, limit: int, count: int) -> Non
 
 def release(table: str, claim: Mapping[str, Any]) -> None:
     """Give a contact's reservation back (it never left): the shards may spend it again."""
-    for shard, amount in (claim.get("budget_shares") or {}).items():
+    from shared.domain.budget import MICRO
+    from shared.metrics import BUDGET_RESERVED, emit
+
+    shares = claim.get("budget_shares") or {}
+    if shares:
+        emit(BUDGET_RESERVED, -sum(int(a) for a in shares.values()) / MICRO)
+    for shard, amount in shares.items():
         client("dynamodb").update_item(
             TableName=table, Key=to_item({"month": claim["budget_month"], "shard": shard}),
             UpdateExpression="SET remaining_micro_chf = remaining_micro_chf + :c ADD spent_micro_chf :minus",

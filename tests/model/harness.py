@@ -150,7 +150,8 @@ class Simulation:
         text = config_text()
         self.stack = provision("model", REGION, {**schedule_parameters(parse_config(text)),
                                                  "ConfigVersion": f"model-{os.getpid()}-{serial}", "DueShards": "2"})
-        self.runtime = LocalRuntime(self.stack, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"})
+        self.runtime = LocalRuntime(self.stack, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING",
+                                                                "POWERTOOLS_METRICS_DISABLED": "true"})
         s3 = client("s3")
         self.bucket = self.stack.refs["FeedBucket"]
         s3.put_object(Bucket=self.bucket, Key=CONFIG_KEY, Body=text.encode("utf-8"))
