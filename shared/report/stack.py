@@ -81,9 +81,9 @@ def stack_meta(lake: StackLake, campaign: Campaign, now: datetime) -> Any:
         budget_monthly_chf=Decimal(str(campaign.config.budget_chf.monthly)))
 
 
-def lake_engine(lake: StackLake) -> Any:
-    """Athena in AWS; DuckDB over the lake bucket's files on an emulator (LAKE_ENGINE=duckdb)."""
-    if os.environ.get("LAKE_ENGINE", "athena") == "duckdb":
+def lake_engine(lake: StackLake, engine: str | None = None) -> Any:
+    """Athena in AWS; DuckDB over the lake bucket's files on an emulator (`engine`, else LAKE_ENGINE: duckdb)."""
+    if (engine or os.environ.get("LAKE_ENGINE", "athena")) == "duckdb":
         from shared.report.lake import DuckDBLake
 
         return DuckDBLake.from_json(_download(lake.lake_bucket))
@@ -110,10 +110,11 @@ def _download(bucket: str) -> list[Path]:
     return files
 
 
-def build_stack_report(lake: StackLake, campaign: Campaign, now: datetime) -> dict[str, Any]:
+def build_stack_report(lake: StackLake, campaign: Campaign, now: datetime, engine: str | None = None,
+                       ) -> dict[str, Any]:
     from shared.report import report_from_lake
 
-    return report_from_lake(lake_engine(lake), stack_meta(lake, campaign, now))
+    return report_from_lake(lake_engine(lake, engine), stack_meta(lake, campaign, now))
 
 
 def write_stack_report(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
