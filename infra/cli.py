@@ -51,12 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"))
     run.add_argument("--endpoint-url", help="an AWS endpoint to provision and run on (a moto server, LocalStack); "
                      "'localstack' takes LocalStack's URL from localstack-client")
+    run.add_argument("--stack-name", help="with --endpoint-url: the name of the stack provisioned there, which "
+                     "stays for `dispatch explain|report|erase|dlq --stack-name` (default channel-dispatch)")
     run.add_argument("--seed", type=int, default=0)
     _chaos_arguments(run)
 
-    explain = sub.add_parser("explain", help="one household's whole story from a run's output")
+    explain = sub.add_parser("explain", help="one household's whole story from a run's output or a stack")
     explain.add_argument("household_id")
-    explain.add_argument("--out", type=Path, default=Path("out"))
+    source = explain.add_mutually_exclusive_group()
+    source.add_argument("--out", type=Path, help="a run's output folder (default out/)")
+    source.add_argument("--stack-name", help="read the live tables of this stack instead (by household, no scan)")
+    explain.add_argument("--endpoint-url", help="with --stack-name: the stack's endpoint (moto server, LocalStack; "
+                         "omit for AWS)")
 
     report = sub.add_parser("report", help="the campaign report from a run's output")
     report.add_argument("--out", type=Path, default=Path("out"))
@@ -125,14 +131,18 @@ def _run(args: argparse.Namespace) -> int:
     from infra.pipeline import RunInputs
     from shared.inputs import InputFileError
 
+    if args.stack_name and not args.endpoint_url:
+        raise UsageError("--stack-name needs --endpoint-url (the embedded endpoint ends with the run)")
+    if args.stack_name and args.compare:
+        raise UsageError("--stack-name does not go with --compare (its two runs provision stacks of their own)")
     (first, first_at), *later = args.customers
     if any(at is None for _, at in later):
         raise InputFileError("--customers", 0, "every CRM extract after the first needs its time: FILE@ISO8601")
     return _run_and_summarise(RunInputs(
         customers=first, customers_at=first_at, later_customers=tuple((p, at) for p, at in later if at),
         feed=args.feed, responses=args.responses, config=args.config, offers=args.offers,
-        start=args.start, days=args.days, out=args.out, endpoint_url=args.endpoint_url, seed=args.seed,
-        chaos=args.chaos, compare=args.compare))
+        start=args.start, days=args.days, out=args.out, endpoint_url=args.endpoint_url, stack_name=args.stack_name,
+        seed=args.seed, chaos=args.chaos, compare=args.compare))
 
 
 def _run_and_summarise(inputs: Any) -> int:
@@ -181,9 +191,18 @@ def _progress() -> Any:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from infra.explain import explain
+    from infra.explain import explain, explain_stack
 
-    print(explain(args.out, args.household_id))
+    if args.stack_name:
+        if args.endpoint_url:
+            from infra.embedded import use_endpoint
+
+            use_endpoint(args.endpoint_url)
+        print(explain_stack(args.stack_name, args.household_id))
+        return 0
+    if args.endpoint_url:
+        raise UsageError("--endpoint-url needs --stack-name (the deployed stack's name)")
+    print(explain(args.out or Path("out"), args.household_id))
     return 0
 
 
@@ -216,8 +235,13 @@ def _erase(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(Exception):
+    """Arguments that do not go together: a one-line message."""
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from infra.explain import UnknownHousehold
+    from infra.explain import UnknownHousehold, UnknownStack
+    from infra.provision import StackExists
     from shared.config import ConfigError
     from shared.deliverables import NotFound
     from shared.erasure import UnknownCustomer
@@ -226,7 +250,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from shared.plan.rates import RatesError
 
     return (InputFileError, ConfigError, OffersError, RatesError, FileNotFoundError, UnknownHousehold,
-            UnknownCustomer, NotFound)
+            UnknownCustomer, NotFound, UnknownStack, StackExists, UsageError)
 
 
 def _print_batches(args: argparse.Namespace) -> int:

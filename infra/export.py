@@ -29,26 +29,68 @@ def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def _live(item: dict[str, Any], now: datetime) -> bool:
+def live(item: dict[str, Any], now: datetime) -> bool:
     """Honour TTL where the emulator does not expire items."""
     return "expires_at" not in item or int(item["expires_at"]) > now.timestamp()
+
+
+# --------------------------------------------------------------------------- items to rows
+# One mapping from the stack's items to the output's rows, for the export here and for `dispatch explain`
+# on a deployed stack (infra/explain.py), so both tell the same story.
+
+RESPONSE_KEYS = ["at", "household_id", "customer_id", "type", "channel", "outcome"]
+
+
+def is_contact(item: dict[str, Any]) -> bool:
+    """A contact made (a ContactsTable claim that ended sent)."""
+    return str(item["sk"]).startswith("contact#") and item.get("status") == MADE
+
+
+def is_decision(item: dict[str, Any]) -> bool:
+    return str(item["sk"]).startswith("decision#")
+
+
+def is_response(item: dict[str, Any]) -> bool:
+    return str(item["sk"]).startswith("response#")
+
+
+def contact_row(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item.get(k) for k in CONTACT_KEYS}
+
+
+def decision_row(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item.get(k) for k in DECISION_KEYS}
+
+
+def response_row(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item.get(k) for k in RESPONSE_KEYS}
+
+
+def household_row(household: dict[str, Any], journey: dict[str, Any] | None) -> dict[str, Any]:
+    """households.jsonl's row: the household item with its journey's offer and status."""
+    journey = journey or {}
+    group = household.get("target_group")
+    return {
+        "household_id": household["household_id"], "commune": household.get("commune"),
+        "canton": household.get("canton"), "postcode": household.get("postcode"),
+        "connected_at": household.get("connected_at"), "marketable_from": household.get("marketable_from"),
+        "target_group": None if group in (None, "none") else group,
+        "control_group": bool(household.get("control_group")), "offer_id": journey.get("offer_id"),
+        "journey_status": journey.get("status", "none"), "end_reason": journey.get("end_reason"),
+    }
 
 
 def export_run(stack: Stack, out: Path, end: datetime, rejected: list[dict[str, Any]]) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     contacts_table = stack.refs["ContactsTable"]
-    items = [i for i in scan_all(contacts_table) if _live(i, end)]
-    contacts = sorted((i for i in items if i["sk"].startswith("contact#") and i.get("status") == MADE),
-                      key=lambda i: (i["at"], i["household_id"], i["sk"]))
-    decisions = sorted((i for i in items if i["sk"].startswith("decision#")),
-                       key=lambda i: (i["at"], i["household_id"], i["sk"]))
-    responses = sorted((i for i in items if i["sk"].startswith("response#")), key=lambda i: (i["at"], i["sk"]))
+    items = [i for i in scan_all(contacts_table) if live(i, end)]
+    contacts = sorted(filter(is_contact, items), key=lambda i: (i["at"], i["household_id"], i["sk"]))
+    decisions = sorted(filter(is_decision, items), key=lambda i: (i["at"], i["household_id"], i["sk"]))
+    responses = sorted(filter(is_response, items), key=lambda i: (i["at"], i["sk"]))
     counts = {
-        "contacts": _jsonl(out / "contact-history.jsonl", ({k: c.get(k) for k in CONTACT_KEYS} for c in contacts)),
-        "decisions": _jsonl(out / "decisions.jsonl", ({k: d.get(k) for k in DECISION_KEYS} for d in decisions)),
-        "responses": _jsonl(out / "responses.jsonl", ({k: r.get(k) for k in
-                                                        ("at", "household_id", "customer_id", "type", "channel",
-                                                         "outcome")} for r in responses)),
+        "contacts": _jsonl(out / "contact-history.jsonl", map(contact_row, contacts)),
+        "decisions": _jsonl(out / "decisions.jsonl", map(decision_row, decisions)),
+        "responses": _jsonl(out / "responses.jsonl", map(response_row, responses)),
         "ambiguous": sum(1 for i in items if i["sk"].startswith("contact#") and i.get("status") == "ambiguous"),
     }
     counts["households"] = _households(stack, out)
@@ -60,18 +102,8 @@ def export_run(stack: Stack, out: Path, end: datetime, rejected: list[dict[str, 
 
 def _households(stack: Stack, out: Path) -> int:
     journeys = {j["household_id"]: j for j in scan_all(stack.refs["JourneysTable"])}
-    rows = []
-    for h in sorted(scan_all(stack.refs["HouseholdsTable"]), key=lambda h: h["household_id"]):
-        journey = journeys.get(h["household_id"], {})
-        group = h.get("target_group")
-        rows.append({
-            "household_id": h["household_id"], "commune": h.get("commune"), "canton": h.get("canton"),
-            "postcode": h.get("postcode"), "connected_at": h.get("connected_at"),
-            "marketable_from": h.get("marketable_from"),
-            "target_group": None if group in (None, "none") else group,
-            "control_group": bool(h.get("control_group")), "offer_id": journey.get("offer_id"),
-            "journey_status": journey.get("status", "none"), "end_reason": journey.get("end_reason"),
-        })
+    rows = [household_row(h, journeys.get(h["household_id"]))
+            for h in sorted(scan_all(stack.refs["HouseholdsTable"]), key=lambda h: h["household_id"])]
     return _jsonl(out / "households.jsonl", rows)
 
 
@@ -103,14 +135,18 @@ def _download(bucket: str, prefix: str, target: Path) -> int:
 
 
 def collect_rejected(stack: Stack, line_maps: dict[str, list[int]]) -> list[dict[str, Any]]:
-    """Rejections written beside each drop, with drop line numbers turned back into the file's own.
+    return rejected_rows(stack.refs["FeedBucket"], line_maps)
+
+
+def rejected_rows(bucket: str, line_maps: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """Rejections written beside each drop (the feed bucket's rejected/), with drop line numbers turned back
+    into the file's own.
 
     A drop refused as a whole lies in rejected/ too (a copy, and its reason in <key>.reason.txt): it is
     listed once, as the whole file's rejection with the reason, and its copy is not read as rejections.
     """
     from functions.ingest.logic import REASON_SUFFIX
 
-    bucket = stack.refs["FeedBucket"]
     s3 = client("s3")
     keys = [obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rejected/")
             for obj in page.get("Contents", [])]
@@ -138,3 +174,31 @@ def _source_of(drop_key: str) -> str:
     from shared.events import CRM_PREFIX, FEED_PREFIX
 
     return {FEED_PREFIX: "feed", CRM_PREFIX: "customers"}.get(drop_key.split("/", 1)[0] + "/", "responses")
+
+
+# --------------------------------------------------------------------------- the replay's record on the stack
+# A replay splits each input file into drops (infra/replay.py), so a drop's line numbers are not the file's.
+# The run leaves the map (and its simulated clock's end) in the feed bucket, so that a command reading the
+# stack afterwards (`dispatch explain --stack-name`) names the file's lines and judges TTL at the run's end,
+# as the run's own output does. A stack fed by real drops has no such record: lines are the drop's, now is now.
+
+REPLAY_RECORD = "replay/run.json"
+
+
+def write_replay_record(bucket: str, end: datetime, line_maps: dict[str, list[int]]) -> None:
+    body = json.dumps({"end": end.isoformat(), "lines": line_maps}, separators=(",", ":"))
+    client("s3").put_object(Bucket=bucket, Key=REPLAY_RECORD, Body=body.encode("utf-8"))
+
+
+def read_replay_record(bucket: str) -> tuple[datetime | None, dict[str, list[int]]]:
+    """The replay's end and line maps, or (None, {}) on a stack no replay ran on."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = client("s3").get_object(Bucket=bucket, Key=REPLAY_RECORD)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None, {}
+        raise
+    record = json.loads(body)
+    return datetime.fromisoformat(record["end"]), {k: list(v) for k, v in record.get("lines", {}).items()}

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from infra.chaos import Chaos, check_invariants, compare
 from infra.embedded import REGION, embedded_endpoint, use_endpoint
-from infra.export import collect_rejected, export_run
-from infra.provision import Stack, provision
+from infra.export import collect_rejected, export_run, write_replay_record
+from infra.provision import Stack, StackExists, provision
 from infra.replay import Drop, drops, header, records, timed_rows, whole_file
 from infra.runtime import LocalRuntime
 from shared.config import DispatchConfig, load_config
@@ -37,6 +37,7 @@ class RunInputs:
     days: int = 120
     out: Path = Path("out")
     endpoint_url: str | None = None
+    stack_name: str | None = None  # with endpoint_url: the stack's name there (default DEFAULT_STACK_NAME)
     seed: int = 0
     chaos: float = 0.0  # fault rate (infra.chaos); 0: no faults
     compare: bool = False  # with chaos: the fault-free run too (in OUT/fault-free), compared
@@ -47,6 +48,9 @@ class RunInputs:
         """Every CRM extract with the instant it enters: the first at the start unless it names its time."""
         first = max(self.customers_at, start) if self.customers_at else start
         return [(self.customers, first), *((path, max(at, start)) for path, at in self.later_customers)]
+
+
+DEFAULT_STACK_NAME = "channel-dispatch"
 
 
 @dataclass
@@ -195,7 +199,7 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
     began = time.perf_counter()
     with endpoint(inputs.endpoint_url):
         _forget_providers()
-        stack_name = f"dispatch-{inputs.seed}-{int(time.time() * 1000) % 10**8}"
+        stack_name = _stack_name(inputs)
         # Two due shards locally: the sharded path runs, and an emulated Query (a full table walk) costs half.
         stack = provision(stack_name, REGION, {**schedule_parameters(config), "ConfigVersion": stack_name,
                                                "DueShards": "2"})
@@ -211,6 +215,7 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
         try:
             _upload_settings(stack, inputs)
             line_maps = _replay(runtime, stack, inputs, start, end, progress)
+            write_replay_record(stack.refs["FeedBucket"], end, line_maps)
             rejected = collect_rejected(stack, line_maps)
             counts = export_run(stack, inputs.out, end, rejected)
             dlq = runtime.dlq_depths()
@@ -235,6 +240,38 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
         ]
     return RunResult(inputs.out, start, end, counts, dict(stats.invocations), stats.messages,
                      stats.failed_messages, runtime.errors, dlq, time.perf_counter() - began, extra)
+
+
+def _stack_name(inputs: RunInputs) -> str:
+    """The name to provision under: on a given endpoint the stack stays for `dispatch explain|erase|dlq|report
+    --stack-name` afterwards, so it is named (and refused when taken: a second run into the same tables would
+    mix two runs' data); on the embedded endpoint, and for the two runs of `--chaos --compare`, a throwaway name."""
+    if inputs.endpoint_url and not inputs.compare:
+        name = inputs.stack_name or DEFAULT_STACK_NAME
+        if _stack_exists(name):
+            raise StackExists(f"stack {name!r} already exists at {os.environ.get('AWS_ENDPOINT_URL')}: choose "
+                              "another --stack-name (or restart the endpoint)")
+        return name
+    return f"dispatch-{inputs.seed}-{int(time.time() * 1000) % 10**8}"
+
+
+def _stack_exists(name: str) -> bool:
+    """A stack provisioned under this name before (its contacts table), or deployed by CloudFormation."""
+    from botocore.exceptions import ClientError
+
+    from shared.aws import client
+
+    try:
+        client("dynamodb").describe_table(TableName=f"{name}-ContactsTable")
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+    try:
+        client("cloudformation").describe_stacks(StackName=name)
+        return True
+    except ClientError:
+        return False
 
 
 def _forget_providers() -> None:

@@ -17,6 +17,10 @@ from infra.template import load_template
 ACCOUNT_ID = "123456789012"
 
 
+class StackExists(Exception):
+    """A stack of that name is on the endpoint already (`dispatch run --endpoint-url` refuses to mix two runs)."""
+
+
 @dataclass
 class Stack:
     name: str
