@@ -48,7 +48,8 @@ class Stack:
             if key == "Fn::Sub":
                 return self._sub(arg)
             if key == "Fn::Join":
-                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+                parts = arg[1] if isinstance(arg[1], list) else self.resolve(arg[1])  # a list, or a !Split of one
+                return str(arg[0]).join(str(self.resolve(v)) for v in parts)
             if key == "Fn::Split":
                 return str(self.resolve(arg[1])).split(str(arg[0]))
             if key == "Fn::Select":

@@ -64,3 +64,10 @@ def test_a_batch_that_fails_every_retry_is_recorded_on_the_dlq(stack: Any, runti
 
 def test_the_lake_dlq_counts_among_the_dead_letter_queues_of_a_run(runtime: Any) -> None:
     assert runtime.dlq_depths()["LakeDLQ"] == 0
+
+
+def test_each_stack_has_a_lake_database_of_its_own(aws: None) -> None:
+    from infra.provision import provision
+
+    names = {provision(name, "eu-central-2").refs["LakeDatabase"] for name in ("shop-a", "shop-b")}
+    assert names == {"shop_a_lake", "shop_b_lake"}  # Athena's names: no '-' (a !Join of a !Split)
