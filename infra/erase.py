@@ -137,17 +137,24 @@ def _local_key(out: Path) -> bytes:
 # --------------------------------------------------------------------------- a deployed stack
 
 
+def stack_names(stack_name: str) -> dict[str, str]:
+    """Each resource's name (logical id -> physical name) of a deployed stack: from CloudFormation, else
+    provision's naming."""
+    return _cloudformation_names(stack_name) or _provisioned_names(stack_name)
+
+
 def stack_settings(stack_name: str) -> Any:
     """The functions' settings of a deployed stack: from CloudFormation, else provision's naming."""
     from shared.settings import Settings
 
-    names = _cloudformation_names(stack_name) or _provisioned_names(stack_name)
+    names = stack_names(stack_name)
     env = {"HOUSEHOLDS_TABLE": "HouseholdsTable", "CUSTOMERS_TABLE": "CustomersTable",
            "JOURNEYS_TABLE": "JourneysTable", "CONTACTS_TABLE": "ContactsTable",
            "SUPPRESSION_TABLE": "SuppressionTable", "PRINT_TABLE": "PrintTable", "CALLS_TABLE": "CallsTable",
            "BUDGET_TABLE": "BudgetTable", "EVENT_BUS_NAME": "Bus", "FEED_BUCKET": "FeedBucket",
            "PRINT_BUCKET": "PrintBucket",
-           "CALL_LIST_BUCKET": "CallListBucket", "UNSUBSCRIBE_SECRET_ARN": "UnsubscribeSecret"}
+           "CALL_LIST_BUCKET": "CallListBucket", "UNSUBSCRIBE_SECRET_ARN": "UnsubscribeSecret",
+           "LAKE_BUCKET": "LakeBucket", "REPORTS_BUCKET": "ReportsBucket"}
     return Settings.model_validate({k: names[v] for k, v in env.items()})
 
 
@@ -175,8 +182,11 @@ def _provisioned_names(stack_name: str) -> dict[str, str]:
     names = {lid: f"{stack_name}-{lid}" for lid, r in template["Resources"].items()
              if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::Events::EventBus")}
     names["Bus"] = str(stack.resolve(template["Resources"]["Bus"]["Properties"]["Name"]))
-    for bucket in ("FeedBucket", "PrintBucket", "CallListBucket"):
+    for bucket in ("FeedBucket", "PrintBucket", "CallListBucket", "LakeBucket", "ReportsBucket"):
         names[bucket] = str(stack.resolve(template["Resources"][bucket]["Properties"]["BucketName"]))
+    names["LakeDatabase"] = str(stack.resolve(template["Resources"]["LakeDatabase"]["Properties"]["DatabaseInput"])[
+        "Name"])
+    names["LakeWorkGroup"] = str(stack.resolve(template["Resources"]["LakeWorkGroup"]["Properties"]["Name"]))
     secret = client("secretsmanager").describe_secret(SecretId=f"{stack_name}-UnsubscribeSecret")
     names["UnsubscribeSecret"] = secret["ARN"]
     return names

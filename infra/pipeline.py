@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from infra.chaos import Chaos, check_invariants, compare
 from infra.embedded import REGION, embedded_endpoint, use_endpoint
 from infra.export import collect_rejected, export_run, write_replay_record
+from infra.lake_export import export_lake, publish_run
 from infra.provision import Stack, StackExists, provision
 from infra.replay import Drop, drops, header, records, timed_rows, whole_file
 from infra.runtime import LocalRuntime
@@ -202,7 +203,7 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
         stack_name = _stack_name(inputs)
         # Two due shards locally: the sharded path runs, and an emulated Query (a full table walk) costs half.
         stack = provision(stack_name, REGION, {**schedule_parameters(config), "ConfigVersion": stack_name,
-                                               "DueShards": "2"})
+                                               "DueShards": "2", "ReportCron": report_cron(end, tz)})
         # The claim lease is the functions' own (CLAIM_LEASE_SECONDS, as deployed): the runtime ages a claim
         # by the visibility timeout each time its message goes back to the queue, as AWS would.
         chaos = Chaos(inputs.seed, inputs.chaos) if inputs.chaos > 0 else None
@@ -211,13 +212,17 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
             # The business metrics (EMF documents on stdout in AWS) are not written locally: the run's report
             # holds the same figures. POWERTOOLS_METRICS_DISABLED=false in the caller's environment shows them.
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            # Athena on the emulator answers no rows: the report function runs the same queries on DuckDB.
+            "LAKE_ENGINE": "duckdb",
         }, chaos=chaos)
         try:
             _upload_settings(stack, inputs)
+            publish_run(stack, _run_info(inputs, config, start, end))
             line_maps = _replay(runtime, stack, inputs, start, end, progress)
             write_replay_record(stack.refs["FeedBucket"], end, line_maps)
             rejected = collect_rejected(stack, line_maps)
             counts = export_run(stack, inputs.out, end, rejected)
+            counts["lake_rows"] = export_lake(stack, inputs.out)
             dlq = runtime.dlq_depths()
             claims = _claim_statuses(stack)
         finally:
@@ -345,11 +350,23 @@ def _refuse_held(bucket: str, drop: Drop) -> None:
         raise InputFileError(str(drop.source), 0, f"CRM extract {reason}")
 
 
-def _write_run_json(inputs: RunInputs, config: DispatchConfig, start: datetime, end: datetime) -> None:
-    run_info = {
+def _run_info(inputs: RunInputs, config: DispatchConfig, start: datetime, end: datetime) -> dict[str, Any]:
+    return {
         "campaign_id": config.campaign_id, "start": start.isoformat(), "end": end.isoformat(), "seed": inputs.seed,
         "inputs": {"customers": str(inputs.customers), "feed": str(inputs.feed),
                    "responses": str(inputs.responses) if inputs.responses else None},
         "config": config.model_dump(mode="json"),
     }
+
+
+def _write_run_json(inputs: RunInputs, config: DispatchConfig, start: datetime, end: datetime) -> None:
+    run_info = _run_info(inputs, config, start, end)
     (inputs.out / "run.json").write_text(json.dumps(run_info, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def report_cron(end: datetime, tz: ZoneInfo) -> str:
+    """The daily report's schedule on a replay: once, in the run's last minute. Each day's report supersedes the
+    one before, and the report function's queries are the costliest scheduled work of a replay (a 120-day run
+    would run them 120 times); the stack's last report then covers the whole run."""
+    last = (end - timedelta(minutes=1)).astimezone(tz)
+    return f"cron({last.minute} {last.hour} {last.day} {last.month} ? {last.year})"
