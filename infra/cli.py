@@ -64,8 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--endpoint-url", help="with --stack-name: the stack's endpoint (moto server, LocalStack; "
                          "omit for AWS)")
 
-    report = sub.add_parser("report", help="the campaign report from a run's output")
-    report.add_argument("--out", type=Path, default=Path("out"))
+    report = sub.add_parser("report", help="the campaign report from a run's output or a stack's lake")
+    report.add_argument("--out", type=Path, default=Path("out"),
+                        help="a run's output folder; with --stack-name: where report.json and report.html go")
+    report.add_argument("--stack-name", help="the report of this deployed stack, by SQL over its contact-history "
+                        "lake (Athena in AWS; DuckDB over the lake's files with --endpoint-url)")
+    report.add_argument("--endpoint-url", help="with --stack-name: the stack's endpoint (moto server, LocalStack; "
+                        "omit for AWS)")
 
     erase = sub.add_parser("erase", help="remove one customer's personal data; never contact them again")
     erase.add_argument("--customer", required=True, help="the customer_id to erase")
@@ -210,6 +215,20 @@ def _report(args: argparse.Namespace) -> int:
     from shared.report import write_report
     from shared.report.table import render_table
 
+    if args.stack_name:
+        from infra.report_cli import report_from_stack
+
+        if args.endpoint_url:
+            from infra.embedded import use_endpoint
+
+            use_endpoint(args.endpoint_url)
+        report, link = report_from_stack(args.stack_name, args.out, "duckdb" if args.endpoint_url else "athena")
+        print(render_table(report))
+        print(f"written: {args.out / 'report.json'}, {args.out / 'report.html'}")
+        print(f"latest scheduled report: {link}" if link else "no scheduled report written yet")
+        return 0
+    if args.endpoint_url:
+        raise UsageError("--endpoint-url needs --stack-name (the deployed stack's name)")
     if not (args.out / "contact-history.jsonl").is_file():
         raise FileNotFoundError(f"{args.out}: no run output here (contact-history.jsonl missing)")
     print(render_table(write_report(args.out)))

@@ -176,6 +176,42 @@ def test_dlq_lists_the_stacks_queues(stack_run: StackRun, at_endpoint: str,
     assert status == 0 and "DLQ" in out
 
 
+def test_the_report_from_the_stacks_lake_is_the_runs_own(stack_run: StackRun, at_endpoint: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(stack_run.out)]) == 0  # the run's own report, from its output folder
+    capsys.readouterr()
+    own = json.loads((stack_run.out / "report.json").read_text(encoding="utf-8"))
+    status = main(["report", "--stack-name", STACK, "--endpoint-url", at_endpoint, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    from_stack = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert own["totals"]["contacts"] > 0 and own["totals"]["orders"] > 0  # a report with something in it
+    for key in ("households", "control_group", "contacts", "cost_chf", "orders", "budget_chf"):
+        assert from_stack["totals"][key] == own["totals"][key], key
+    assert from_stack == own  # and every other figure too
+    assert "latest scheduled report: http" in out
+
+
+def test_the_scheduled_report_is_in_the_reports_bucket_behind_a_presigned_link(
+        stack_run: StackRun, at_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import urllib.request
+
+    main(["report", "--stack-name", STACK, "--endpoint-url", at_endpoint, "--out", str(tmp_path)])
+    link = capsys.readouterr().out.split("latest scheduled report: ", 1)[1].split()[0]
+    assert "Signature" in link or "X-Amz-Signature" in link  # presigned, not a public object
+    with urllib.request.urlopen(link, timeout=30) as response:  # noqa: S310 - the test's own moto server
+        page = response.read().decode("utf-8")
+    scheduled = json.loads((stack_run.out / "report.json").read_text(encoding="utf-8"))
+    assert "<html" in page.lower() and f"{scheduled['totals']['contacts']}" in page
+
+
+def test_a_report_of_an_unknown_stack_is_a_one_line_error(stack_run: StackRun, at_endpoint: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["report", "--stack-name", "no-such-stack", "--endpoint-url", at_endpoint, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status != 0 and len(err.strip().splitlines()) == 1 and "no-such-stack" in err
+
+
 def test_erase_works_on_the_stack(stack_run: StackRun, at_endpoint: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     # last in this module: it changes the stack the tests above compare with the output folder
