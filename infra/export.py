@@ -38,8 +38,10 @@ def export_run(stack: Stack, out: Path, end: datetime, rejected: list[dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     contacts_table = stack.refs["ContactsTable"]
     items = [i for i in scan_all(contacts_table) if _live(i, end)]
+    # (at, household_id, contact_id): at one instant the greatest contact_id comes last, the contact the report
+    # attributes a later order to (shared.report.queries), so the file reads the way the report counts.
     contacts = sorted((i for i in items if i["sk"].startswith("contact#") and i.get("status") == MADE),
-                      key=lambda i: (i["at"], i["household_id"], i["sk"]))
+                      key=lambda i: (i["at"], i["household_id"], i.get("contact_id") or "", i["sk"]))
     decisions = sorted((i for i in items if i["sk"].startswith("decision#")),
                        key=lambda i: (i["at"], i["household_id"], i["sk"]))
     responses = sorted((i for i in items if i["sk"].startswith("response#")), key=lambda i: (i["at"], i["sk"]))
