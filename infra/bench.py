@@ -718,5 +718,8 @@ def bench(households: int, feed_rows: int, seed: int = 11, write: Path | None = 
     if write is not None:
         command = f"dispatch bench --households {households} --feed-rows {feed_rows} --write {write}"
         write.parent.mkdir(parents=True, exist_ok=True)
-        write.write_text(document(text, run, command=command), encoding="utf-8")
+        from infra.report_bench import kept_section
+
+        kept = kept_section(write)  # the report bench's section, measured apart, stays
+        write.write_text(document(text, run, command=command) + ("\n" + kept if kept else ""), encoding="utf-8")
     return text

@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--feed-rows", type=int, default=1_000_000, help="rows of the streamed feed validation")
     bench.add_argument("--plan-households", type=int, metavar="N",
                        help="instead: plan a generated rollout plan of N households, measured beside a replay")
+    bench.add_argument("--report-rows", type=int, metavar="N",
+                       help="instead: the report on a generated lake of N contacts (DuckDB), timed, peak memory")
     bench.add_argument("--write", type=Path, help="also write the figures into this Markdown page "
                        "(docs/performance.md), with their explanation and the capacity note")
 
@@ -305,6 +307,11 @@ def _dlq(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from infra.bench import bench
 
+    if args.report_rows:
+        from infra.report_bench import report_bench
+
+        print(report_bench(args.report_rows, write=args.write))
+        return 0
     if args.plan_households:
         from infra.plan_bench import plan_bench
 

@@ -152,6 +152,7 @@ def from_settings(settings: Any, household_id: str) -> HouseholdRows:
         household_row,
         is_contact,
         live,
+        contact_order,
         read_replay_record,
         rejected_rows,
         response_row,
@@ -163,7 +164,8 @@ def from_settings(settings: Any, household_id: str) -> HouseholdRows:
 
     def rows(prefix: str) -> list[dict[str, Any]]:
         items = [i for i in _query(contacts_table, household_id, prefix) if live(i, now)]
-        return sorted(items, key=lambda i: (i["at"], i["sk"]))  # the export's order, within one household
+        # the export's order, within one household
+        return sorted(items, key=contact_order if prefix == "contact#" else lambda i: (i["at"], i["sk"]))
 
     household = _get(settings.households_table, household_id)
     rejected = sorted((r for r in rejected_rows(settings.feed_bucket, line_maps)

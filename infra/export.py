@@ -80,11 +80,17 @@ def household_row(household: dict[str, Any], journey: dict[str, Any] | None) -> 
     }
 
 
+def contact_order(item: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(at, household_id, contact_id): at one instant the greatest contact_id comes last, the contact the report
+    attributes a later order to (shared.report.queries), so the file reads the way the report counts."""
+    return item["at"], item["household_id"], item.get("contact_id") or "", item["sk"]
+
+
 def export_run(stack: Stack, out: Path, end: datetime, rejected: list[dict[str, Any]]) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     contacts_table = stack.refs["ContactsTable"]
     items = [i for i in scan_all(contacts_table) if live(i, end)]
-    contacts = sorted(filter(is_contact, items), key=lambda i: (i["at"], i["household_id"], i["sk"]))
+    contacts = sorted(filter(is_contact, items), key=contact_order)
     decisions = sorted(filter(is_decision, items), key=lambda i: (i["at"], i["household_id"], i["sk"]))
     responses = sorted(filter(is_response, items), key=lambda i: (i["at"], i["sk"]))
     counts = {

@@ -1,18 +1,18 @@
-"""Campaign figures of a run: exact counts and costs, attribution, uplift, budget, posters."""
+"""The campaign report's figures from the lake's SQL results: totals, breakdowns, attribution, uplift, budget,
+posters. The SQL (shared.report.queries) counts and sums; this module only arranges its small tables into the
+report and computes what is arithmetic on them (rates, intervals, weeks, months, poster weeks)."""
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Protocol
 
-from shared.report.model import Contact, Household, RunData
+from shared.report.model import RunData, RunMeta
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "print", "call")
 TARGET_GROUPS: tuple[str, ...] = ("upgrade", "switch", "prospect")
@@ -40,40 +40,6 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Order:
-    """A household's first order and the contact it is attributed to (None: unattributed)."""
-
-    household_id: str
-    at: datetime
-    contact: Contact | None
-
-
-def build_report(run: RunData) -> dict[str, Any]:
-    """All figures of the campaign report, JSON-ready (money rounded to 2 decimals)."""
-    orders = find_orders(run)
-    return {
-        "campaign": _campaign(run),
-        "definitions": dict(DEFINITIONS),
-        "totals": _totals(run, orders),
-        "by_group_channel_cycle": _by_group_channel_cycle(run, orders),
-        "by_channel": _by_key(
-            run.contacts, orders, lambda c: c.channel, "channel", _channels(run)
-        ),
-        "by_group": _by_key(
-            run.contacts, orders, _group_of, "target_group", _groups(run)
-        ),
-        "funnel": _funnel(run, orders),
-        "contacts_per_week": _contacts_per_week(run),
-        "orders_by_last_channel": _orders_by_last_channel(run, orders),
-        "spend_by_month": _spend_by_month(run),
-        "uplift": _uplift_overall(run, orders),
-        "uplift_by_group": [_uplift_for_group(run, orders, g) for g in TARGET_GROUPS],
-        "communes": _communes(run),
-        "decisions": _decisions(run),
-        "journeys": _journeys(run),
-    }
-
 
 # ---------------------------------------------------------------- helpers
 
@@ -95,27 +61,6 @@ def _cost_per_order(cost: Decimal, orders: int) -> float | None:
     return money(cost / orders) if orders else None
 
 
-def _group_of(contact: Contact) -> str:
-    return contact.target_group or "none"
-
-
-def _ordered(seen: Iterable[str], preferred: tuple[str, ...]) -> list[str]:
-    extra = sorted(set(seen) - set(preferred))
-    return [*preferred, *extra]
-
-
-def _channels(run: RunData) -> list[str]:
-    return _ordered((c.channel for c in run.contacts), CHANNELS)
-
-
-def _groups(run: RunData) -> list[str]:
-    return _ordered((_group_of(c) for c in run.contacts), TARGET_GROUPS)
-
-
-def _local_date(run: RunData, at: datetime) -> date:
-    return at.astimezone(run.timezone).date()
-
-
 def week_start(day: date) -> date:
     """The Monday of the ISO week holding `day`."""
     return day - timedelta(days=day.weekday())
@@ -127,233 +72,6 @@ def _weeks(first: date, last: date) -> list[date]:
         weeks.append(monday)
         monday += timedelta(days=7)
     return weeks
-
-
-def _run_dates(run: RunData) -> tuple[date, date] | None:
-    """First and last local date of the run (the end instant is exclusive)."""
-    if run.start is None or run.end is None:
-        return None
-    first = _local_date(run, run.start)
-    last = _local_date(run, max(run.start, run.end - timedelta(microseconds=1)))
-    return first, last
-
-
-def _households_by_id(run: RunData) -> dict[str, Household]:
-    return {h.household_id: h for h in run.households}
-
-
-def _control_ids(run: RunData) -> set[str]:
-    return {h.household_id for h in run.households if h.control_group}
-
-
-def _treated_ids(run: RunData) -> set[str]:
-    return {
-        h.household_id for h in run.households if h.target_group and not h.control_group
-    }
-
-
-# ---------------------------------------------------------------- orders and attribution
-
-
-def find_orders(run: RunData) -> list[Order]:
-    """Each household's first order, attributed to its last contact strictly before the order."""
-    first: dict[str, datetime] = {}
-    for response in sorted(
-        (r for r in run.responses if r.is_order), key=lambda r: r.at
-    ):
-        first.setdefault(response.household_id, response.at)
-    contacts: dict[str, list[Contact]] = defaultdict(list)
-    for row in sorted(run.contacts, key=lambda c: c.at):
-        contacts[row.household_id].append(row)
-    control = _control_ids(run)
-    orders = []
-    for household_id, at in sorted(first.items(), key=lambda item: (item[1], item[0])):
-        history = contacts.get(household_id, [])
-        index = bisect.bisect_left([c.at for c in history], at)
-        contact = history[index - 1] if index and household_id not in control else None
-        orders.append(Order(household_id, at, contact))
-    return orders
-
-
-def _orders_by_contact(orders: list[Order]) -> dict[int, Order]:
-    """Attributed orders keyed by the identity of their contact row (ids may repeat or be empty)."""
-    return {id(o.contact): o for o in orders if o.contact is not None}
-
-
-# ---------------------------------------------------------------- totals
-
-
-def _campaign(run: RunData) -> dict[str, Any]:
-    return {
-        "campaign_id": run.campaign_id,
-        "start": run.start.isoformat() if run.start else None,
-        "end": run.end.isoformat() if run.end else None,
-        "seed": run.seed,
-        "timezone": str(run.timezone.key),
-    }
-
-
-def _totals(run: RunData, orders: list[Order]) -> dict[str, Any]:
-    control, treated = _control_ids(run), _treated_ids(run)
-    cost = sum((c.cost_chf for c in run.contacts), Decimal(0))
-    attributed = sum(1 for o in orders if o.contact is not None)
-    months = len(_months(run))
-    budget = run.budget_monthly_chf * months
-    return {
-        "households": len(run.households),
-        "eligible": sum(1 for h in run.households if h.target_group),
-        "not_eligible": sum(1 for h in run.households if not h.target_group),
-        "control_group": len(control),
-        "treated": len(treated),
-        "contacts": len(run.contacts),
-        "households_contacted": len({c.household_id for c in run.contacts}),
-        "cost_chf": money(cost),
-        "orders": len(orders),
-        "orders_control": sum(1 for o in orders if o.household_id in control),
-        "orders_treated": sum(1 for o in orders if o.household_id in treated),
-        "orders_attributed": attributed,
-        "orders_unattributed": len(orders) - attributed,
-        "months": months,
-        "budget_monthly_chf": money(run.budget_monthly_chf),
-        "budget_chf": money(budget),
-        "budget_used": _ratio(cost, budget, 4),
-        "cost_per_order_chf": _cost_per_order(cost, attributed),
-    }
-
-
-# ---------------------------------------------------------------- breakdowns
-
-
-def _cell(contacts: list[Contact], by_contact: dict[int, Order]) -> dict[str, Any]:
-    cost = sum((c.cost_chf for c in contacts), Decimal(0))
-    households = {c.household_id for c in contacts}
-    orders = sum(1 for c in contacts if id(c) in by_contact)
-    return {
-        "contacts": len(contacts),
-        "households": len(households),
-        "cost_chf": money(cost),
-        "orders": orders,
-        "conversion_rate": _ratio(orders, len(households)),
-        "cost_per_order_chf": _cost_per_order(cost, orders),
-    }
-
-
-def _by_group_channel_cycle(run: RunData, orders: list[Order]) -> list[dict[str, Any]]:
-    cells: dict[tuple[str, str, int], list[Contact]] = defaultdict(list)
-    for contact in run.contacts:
-        cells[(_group_of(contact), contact.channel, contact.cycle)].append(contact)
-    groups, channels = _groups(run), _channels(run)
-    by_contact = _orders_by_contact(orders)
-
-    def order(key: tuple[str, str, int]) -> tuple[int, int, int]:
-        return groups.index(key[0]), channels.index(key[1]), key[2]
-
-    return [
-        {
-            "target_group": g,
-            "channel": ch,
-            "cycle": cy,
-            **_cell(cells[(g, ch, cy)], by_contact),
-        }
-        for g, ch, cy in sorted(cells, key=order)
-    ]
-
-
-def _by_key(
-    contacts: Iterable[Contact],
-    orders: list[Order],
-    key: Callable[[Contact], str],
-    name: str,
-    keys: list[str],
-) -> list[dict[str, Any]]:
-    cells: dict[str, list[Contact]] = {k: [] for k in keys}
-    for contact in contacts:
-        cells[key(contact)].append(contact)
-    by_contact = _orders_by_contact(orders)
-    return [{name: k, **_cell(cells[k], by_contact)} for k in keys]
-
-
-def _orders_by_last_channel(run: RunData, orders: list[Order]) -> dict[str, int]:
-    counts = Counter(o.contact.channel if o.contact else UNATTRIBUTED for o in orders)
-    return {k: counts.get(k, 0) for k in [*_channels(run), UNATTRIBUTED]}
-
-
-def _funnel(run: RunData, orders: list[Order]) -> list[dict[str, Any]]:
-    contacted = {c.household_id for c in run.contacts}
-    ordered = {o.household_id for o in orders if o.contact is not None}
-    rows = []
-    for group in TARGET_GROUPS:
-        members = [h for h in run.households if h.target_group == group]
-        treated = {h.household_id for h in members if not h.control_group}
-        rows.append(
-            {
-                "target_group": group,
-                "entered": len(members),
-                "control_group": len(members) - len(treated),
-                "treated": len(treated),
-                "contacted": len(treated & contacted),
-                "ordered": len(treated & contacted & ordered),
-            }
-        )
-    return rows
-
-
-def _contacts_per_week(run: RunData) -> list[dict[str, Any]]:
-    counts: dict[date, Counter[str]] = defaultdict(Counter)
-    for contact in run.contacts:
-        counts[week_start(_local_date(run, contact.at))][contact.channel] += 1
-    days = list(counts)
-    if (dates := _run_dates(run)) is not None:
-        days.extend(dates)
-    if not days:
-        return []
-    channels = _channels(run)
-    return [
-        {
-            "week_start": monday.isoformat(),
-            "by_channel": {ch: counts[monday][ch] for ch in channels},
-            "total": sum(counts[monday].values()),
-        }
-        for monday in _weeks(min(days), max(days))
-    ]
-
-
-# ---------------------------------------------------------------- spend against budget
-
-
-def _months(run: RunData) -> list[tuple[int, int]]:
-    """Calendar months (local time) the run touched, plus any month holding a contact."""
-    months = {(d.year, d.month) for d in (_local_date(run, c.at) for c in run.contacts)}
-    if (dates := _run_dates(run)) is not None:
-        year, month = dates[0].year, dates[0].month
-        while (year, month) <= (dates[1].year, dates[1].month):
-            months.add((year, month))
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return sorted(months)
-
-
-def _spend_by_month(run: RunData) -> list[dict[str, Any]]:
-    spend: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    contacts: Counter[tuple[int, int]] = Counter()
-    for contact in run.contacts:
-        day = _local_date(run, contact.at)
-        spend[(day.year, day.month)] += contact.cost_chf
-        contacts[(day.year, day.month)] += 1
-    budget = run.budget_monthly_chf
-    return [
-        {
-            "month": f"{year:04d}-{month:02d}",
-            "contacts": contacts[(year, month)],
-            "cost_chf": money(spend[(year, month)]),
-            "budget_chf": money(budget),
-            "budget_used": _ratio(spend[(year, month)], budget, 4),
-            "within_budget": spend[(year, month)] <= budget,
-        }
-        for year, month in _months(run)
-    ]
-
-
-# ---------------------------------------------------------------- uplift
 
 
 def _z(confidence: float) -> float:
@@ -429,57 +147,6 @@ def uplift(
     return result
 
 
-def _uplift_among(
-    ids_treated: set[str], ids_control: set[str], orders: list[Order]
-) -> dict[str, Any]:
-    ordered = {o.household_id for o in orders}
-    return uplift(
-        len(ids_treated),
-        len(ids_treated & ordered),
-        len(ids_control),
-        len(ids_control & ordered),
-    )
-
-
-def _uplift_overall(run: RunData, orders: list[Order]) -> dict[str, Any]:
-    control = {
-        h.household_id for h in run.households if h.target_group and h.control_group
-    }
-    return _uplift_among(_treated_ids(run), control, orders)
-
-
-def _uplift_for_group(run: RunData, orders: list[Order], group: str) -> dict[str, Any]:
-    members = [h for h in run.households if h.target_group == group]
-    treated = {h.household_id for h in members if not h.control_group}
-    control = {h.household_id for h in members if h.control_group}
-    return {"target_group": group, **_uplift_among(treated, control, orders)}
-
-
-# ---------------------------------------------------------------- communes and poster timing
-
-
-def _commune_span(run: RunData) -> list[date]:
-    days = [_local_date(run, h.connected_at) for h in run.households if h.connected_at]
-    days += [h.marketable_from for h in run.households if h.marketable_from]
-    if (dates := _run_dates(run)) is not None:
-        days.extend(dates)
-    if not days:
-        return []
-    return _weeks(min(days) - timedelta(days=7), max(days))
-
-
-def _commune(
-    run: RunData, name: str, members: list[Household], weeks: list[date]
-) -> dict[str, Any]:
-    connected = sorted(
-        _local_date(run, h.connected_at) for h in members if h.connected_at
-    )
-    marketable = sorted(h.marketable_from for h in members if h.marketable_from)
-    cantons = Counter(h.canton for h in members if h.canton)
-    return commune_figures(name, cantons.most_common(1)[0][0] if cantons else None,
-                           Counter(connected), Counter(marketable), weeks, len(members))
-
-
 def commune_figures(name: str, canton: str | None, connected: Counter[date], marketable: Counter[date],
                     weeks: list[date], total: int) -> dict[str, Any]:
     """A commune's households connected and marketable by the end of each week, and the poster week: the
@@ -523,36 +190,316 @@ def commune_figures(name: str, canton: str | None, connected: Counter[date], mar
     }
 
 
-def _communes(run: RunData) -> list[dict[str, Any]]:
-    by_commune: dict[str, list[Household]] = defaultdict(list)
-    for household in run.households:
-        by_commune[household.commune].append(household)
-    weeks = _commune_span(run)
-    names = sorted(by_commune, key=lambda n: (-len(by_commune[n]), n))
-    return [_commune(run, name, by_commune[name], weeks) for name in names]
+
+# ---------------------------------------------------------------- the report from the lake
+
+Row = dict[str, Any]
+Cell = tuple[str, str, int]
+_CELL, _GROUP, _CHANNEL, _ALL = 0, 3, 5, 7  # grouping(target_group, channel, cycle) of contact_cells
 
 
-# ---------------------------------------------------------------- decisions and journeys
+class Lake(Protocol):
+    """An engine over the lake's `history` table: DuckDB (shared.report.duck) or Athena (shared.report.athena)."""
+
+    def rows(self, name: str) -> list[Row]:
+        """The result of the figure query `name` (shared.report.queries.FIGURES), typed."""
+        ...
 
 
-def _decisions(run: RunData) -> dict[str, Any]:
-    by_reason = Counter((d.decision, d.reason) for d in run.decisions)
+def build_report(run: RunData) -> dict[str, Any]:
+    """All figures of the campaign report of a run's rows, JSON-ready (money rounded to 2 decimals)."""
+    from shared.report.duck import DuckDBLake
+
+    lake = DuckDBLake.of_run(run)
+    try:
+        return report_from_lake(lake, run)
+    finally:
+        lake.close()
+
+
+def report_from_lake(lake: Lake, meta: RunMeta) -> dict[str, Any]:
+    """All figures of the campaign report from the lake's SQL, for the campaign `meta` describes."""
+    f = _Results(lake)
     return {
-        "total": len(run.decisions),
-        "by_decision": dict(sorted(Counter(d.decision for d in run.decisions).items())),
+        "campaign": _campaign(meta),
+        "definitions": dict(DEFINITIONS),
+        "totals": _totals(meta, f),
+        "by_group_channel_cycle": _by_group_channel_cycle(f),
+        "by_channel": [{"channel": ch, **_cell_figures(f.by_channel.get(ch), f.orders_where(1, ch))}
+                       for ch in f.channels],
+        "by_group": [{"target_group": g, **_cell_figures(f.by_group.get(g), f.orders_where(0, g))}
+                     for g in f.groups],
+        "funnel": _funnel(f),
+        "contacts_per_week": _contacts_per_week(meta, f),
+        "orders_by_last_channel": _orders_by_last_channel(f),
+        "spend_by_month": _spend_by_month(meta, f),
+        "uplift": _uplift(f, lambda g: g is not None),
+        "uplift_by_group": [{"target_group": g, **_uplift(f, lambda tg, g=g: tg == g)} for g in TARGET_GROUPS],
+        "communes": _communes(meta, f),
+        "decisions": _decisions(f),
+        "journeys": _journeys(f),
+    }
+
+
+class _Results:
+    """The figure queries' results, read once, indexed the way the report needs them."""
+
+    def __init__(self, lake: Lake) -> None:
+        cells = lake.rows("contact_cells")
+        self.cells: dict[Cell, Row] = {
+            (r["target_group"], r["channel"], int(r["cycle"])): r for r in cells if r["level"] == _CELL}
+        self.by_channel: dict[str, Row] = {r["channel"]: r for r in cells if r["level"] == _CHANNEL}
+        self.by_group: dict[str, Row] = {r["target_group"]: r for r in cells if r["level"] == _GROUP}
+        self.all: Row | None = next((r for r in cells if r["level"] == _ALL), None)
+        self.cell_orders: dict[Cell, int] = {
+            (r["target_group"], r["channel"], int(r["cycle"])): int(r["orders"]) for r in lake.rows("order_cells")}
+        self.orders_by_channel: dict[str | None, int] = {
+            r["channel"]: int(r["orders"]) for r in lake.rows("orders_by_channel")}
+        self.households = lake.rows("household_cells")
+        self.days = lake.rows("contact_days")
+        self.cantons = lake.rows("commune_cantons")
+        self.connected = lake.rows("commune_connected")
+        self.marketable = lake.rows("commune_marketable")
+        self.decisions = lake.rows("decision_reasons")
+        self.journeys = lake.rows("journey_states")
+        self.channels = _ordered(self.by_channel, CHANNELS)
+        self.groups = _ordered(self.by_group, TARGET_GROUPS)
+
+    def orders_where(self, position: int, value: str) -> int:
+        """Attributed orders of the cells whose group (position 0) or channel (1) is `value`."""
+        return sum(n for cell, n in self.cell_orders.items() if cell[position] == value)
+
+    def household_sum(self, column: str, *, group: Any = None, control: bool | None = None) -> int:
+        """Sum of a household_cells column over the rows whose target group passes `group` (a predicate; None:
+        every row) and whose hold-out is `control` (None: either)."""
+        return sum(int(r[column]) for r in self.households
+                   if (group is None or group(r["target_group"]))
+                   and (control is None or bool(r["control_group"]) == control))
+
+
+def _ordered(seen: Iterable[str], preferred: tuple[str, ...]) -> list[str]:
+    extra = sorted(set(seen) - set(preferred))
+    return [*preferred, *extra]
+
+
+def _eligible(group: str | None) -> bool:
+    return group is not None
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(0) if value is None else Decimal(value)
+
+
+def _run_dates(meta: RunMeta) -> tuple[date, date] | None:
+    """First and last local date of the run (the end instant is exclusive)."""
+    if meta.start is None or meta.end is None:
+        return None
+    first = meta.start.astimezone(meta.timezone).date()
+    last = max(meta.start, meta.end - timedelta(microseconds=1)).astimezone(meta.timezone).date()
+    return first, last
+
+
+def _campaign(meta: RunMeta) -> dict[str, Any]:
+    return {
+        "campaign_id": meta.campaign_id,
+        "start": meta.start.isoformat() if meta.start else None,
+        "end": meta.end.isoformat() if meta.end else None,
+        "seed": meta.seed,
+        "timezone": str(meta.timezone.key),
+    }
+
+
+def _totals(meta: RunMeta, f: _Results) -> dict[str, Any]:
+    cost = _decimal(f.all["cost_chf"]) if f.all else Decimal(0)
+    orders = sum(f.orders_by_channel.values())
+    attributed = orders - f.orders_by_channel.get(None, 0)
+    months = len(_months(meta, f))
+    budget = meta.budget_monthly_chf * months
+    return {
+        "households": f.household_sum("households"),
+        "eligible": f.household_sum("households", group=_eligible),
+        "not_eligible": f.household_sum("households", group=lambda g: g is None),
+        "control_group": f.household_sum("households", control=True),
+        "treated": f.household_sum("households", group=_eligible, control=False),
+        "contacts": int(f.all["contacts"]) if f.all else 0,
+        "households_contacted": int(f.all["households"]) if f.all else 0,
+        "cost_chf": money(cost),
+        "orders": orders,
+        "orders_control": f.household_sum("ordered", control=True),
+        "orders_treated": f.household_sum("ordered", group=_eligible, control=False),
+        "orders_attributed": attributed,
+        "orders_unattributed": orders - attributed,
+        "months": months,
+        "budget_monthly_chf": money(meta.budget_monthly_chf),
+        "budget_chf": money(budget),
+        "budget_used": _ratio(cost, budget, 4),
+        "cost_per_order_chf": _cost_per_order(cost, attributed),
+    }
+
+
+def _cell_figures(row: Row | None, orders: int) -> dict[str, Any]:
+    contacts = int(row["contacts"]) if row else 0
+    households = int(row["households"]) if row else 0
+    cost = _decimal(row["cost_chf"]) if row else Decimal(0)
+    return {
+        "contacts": contacts,
+        "households": households,
+        "cost_chf": money(cost),
+        "orders": orders,
+        "conversion_rate": _ratio(orders, households),
+        "cost_per_order_chf": _cost_per_order(cost, orders),
+    }
+
+
+def _by_group_channel_cycle(f: _Results) -> list[dict[str, Any]]:
+    def order(key: Cell) -> tuple[int, int, int]:
+        return f.groups.index(key[0]), f.channels.index(key[1]), key[2]
+
+    return [
+        {"target_group": g, "channel": ch, "cycle": cy,
+         **_cell_figures(f.cells[(g, ch, cy)], f.cell_orders.get((g, ch, cy), 0))}
+        for g, ch, cy in sorted(f.cells, key=order)
+    ]
+
+
+def _orders_by_last_channel(f: _Results) -> dict[str, int]:
+    counts = {UNATTRIBUTED if ch is None else ch: n for ch, n in f.orders_by_channel.items()}
+    return {k: counts.get(k, 0) for k in [*f.channels, UNATTRIBUTED]}
+
+
+def _funnel(f: _Results) -> list[dict[str, Any]]:
+    rows = []
+    for group in TARGET_GROUPS:
+        def member(g: str | None, group: str = group) -> bool:
+            return g == group
+
+        entered = f.household_sum("households", group=member)
+        treated = f.household_sum("households", group=member, control=False)
+        rows.append({
+            "target_group": group,
+            "entered": entered,
+            "control_group": entered - treated,
+            "treated": treated,
+            "contacted": f.household_sum("contacted", group=member, control=False),
+            "ordered": f.household_sum("ordered_attributed", group=member, control=False),
+        })
+    return rows
+
+
+def _contacts_per_week(meta: RunMeta, f: _Results) -> list[dict[str, Any]]:
+    counts: dict[date, Counter[str]] = defaultdict(Counter)
+    for row in f.days:
+        counts[week_start(row["local_day"])][row["channel"]] += int(row["contacts"])
+    days = list(counts)
+    if (dates := _run_dates(meta)) is not None:
+        days.extend(dates)
+    if not days:
+        return []
+    return [
+        {
+            "week_start": monday.isoformat(),
+            "by_channel": {ch: counts[monday][ch] for ch in f.channels},
+            "total": sum(counts[monday].values()),
+        }
+        for monday in _weeks(min(days), max(days))
+    ]
+
+
+def _months(meta: RunMeta, f: _Results) -> list[tuple[int, int]]:
+    """Calendar months (local time) the run touched, plus any month holding a contact."""
+    months = {(row["local_day"].year, row["local_day"].month) for row in f.days}
+    if (dates := _run_dates(meta)) is not None:
+        year, month = dates[0].year, dates[0].month
+        while (year, month) <= (dates[1].year, dates[1].month):
+            months.add((year, month))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return sorted(months)
+
+
+def _spend_by_month(meta: RunMeta, f: _Results) -> list[dict[str, Any]]:
+    spend: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    contacts: Counter[tuple[int, int]] = Counter()
+    for row in f.days:
+        month = (row["local_day"].year, row["local_day"].month)
+        spend[month] += _decimal(row["cost_chf"])
+        contacts[month] += int(row["contacts"])
+    budget = meta.budget_monthly_chf
+    return [
+        {
+            "month": f"{year:04d}-{month:02d}",
+            "contacts": contacts[(year, month)],
+            "cost_chf": money(spend[(year, month)]),
+            "budget_chf": money(budget),
+            "budget_used": _ratio(spend[(year, month)], budget, 4),
+            "within_budget": spend[(year, month)] <= budget,
+        }
+        for year, month in _months(meta, f)
+    ]
+
+
+def _uplift(f: _Results, among: Any) -> dict[str, Any]:
+    """Uplift among the households whose target group passes `among` (orders: any order of the household)."""
+    return uplift(
+        f.household_sum("households", group=among, control=False),
+        f.household_sum("ordered", group=among, control=False),
+        f.household_sum("households", group=among, control=True),
+        f.household_sum("ordered", group=among, control=True),
+    )
+
+
+def _communes(meta: RunMeta, f: _Results) -> list[dict[str, Any]]:
+    totals: Counter[str] = Counter()
+    cantons: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in f.cantons:
+        totals[row["commune"]] += int(row["households"])
+        if row["canton"]:
+            cantons[row["commune"]][row["canton"]] += int(row["households"])
+    connected: dict[str, Counter[date]] = defaultdict(Counter)
+    marketable: dict[str, Counter[date]] = defaultdict(Counter)
+    for rows, counters in ((f.connected, connected), (f.marketable, marketable)):
+        for row in rows:
+            counters[row["commune"]][row["on_day"]] += int(row["households"])
+    weeks = _commune_span(meta, [*(r["on_day"] for r in f.connected), *(r["on_day"] for r in f.marketable)])
+    names = sorted(totals, key=lambda n: (-totals[n], n))
+    return [
+        commune_figures(name, _most_frequent(cantons[name]), connected[name], marketable[name], weeks, totals[name])
+        for name in names
+    ]
+
+
+def _most_frequent(counts: Counter[str]) -> str | None:
+    """The most frequent value; the smallest among equals (so the answer never depends on row order)."""
+    return min(counts, key=lambda value: (-counts[value], value)) if counts else None
+
+
+def _commune_span(meta: RunMeta, days: list[date]) -> list[date]:
+    if (dates := _run_dates(meta)) is not None:
+        days = [*days, *dates]
+    if not days:
+        return []
+    return _weeks(min(days) - timedelta(days=7), max(days))
+
+
+def _decisions(f: _Results) -> dict[str, Any]:
+    by_reason = Counter({(r["decision"], r["reason"]): int(r["decisions"]) for r in f.decisions})
+    by_decision: Counter[str] = Counter()
+    for (decision, _), count in by_reason.items():
+        by_decision[decision] += count
+    return {
+        "total": sum(by_reason.values()),
+        "by_decision": dict(sorted(by_decision.items())),
         "by_reason": [
             {"decision": decision, "reason": reason, "count": count}
-            for (decision, reason), count in sorted(
-                by_reason.items(), key=lambda i: (-i[1], i[0])
-            )
+            for (decision, reason), count in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))
         ],
     }
 
 
-def _journeys(run: RunData) -> dict[str, Any]:
-    status = Counter(h.journey_status or "none" for h in run.households)
-    reasons = Counter(h.end_reason for h in run.households if h.end_reason)
-    return {
-        "by_status": dict(sorted(status.items())),
-        "by_end_reason": dict(sorted(reasons.items())),
-    }
+def _journeys(f: _Results) -> dict[str, Any]:
+    status: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for row in f.journeys:
+        status[row["journey_status"]] += int(row["households"])
+        if row["end_reason"]:
+            reasons[row["end_reason"]] += int(row["households"])
+    return {"by_status": dict(sorted(status.items())), "by_end_reason": dict(sorted(reasons.items()))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -95,8 +95,8 @@ class Response:
 
 
 @dataclass(frozen=True)
-class RunData:
-    """Everything the report needs from one run's output folder."""
+class RunMeta:
+    """What the report knows of a campaign besides its rows: the run's run.json, or a deployed stack's config."""
 
     campaign_id: str
     start: datetime | None
@@ -105,30 +105,47 @@ class RunData:
     config: dict[str, Any]
     timezone: ZoneInfo
     budget_monthly_chf: Decimal
+
+
+@dataclass(frozen=True)
+class RunData(RunMeta):
+    """Everything the report needs from one run's output folder: the campaign and its rows."""
+
     contacts: tuple[Contact, ...] = ()
     decisions: tuple[Decision, ...] = ()
     households: tuple[Household, ...] = ()
     responses: tuple[Response, ...] = field(default=())
 
 
-def load_run(out_dir: Path) -> RunData:
-    """Read a run's output folder; missing or empty files count as empty."""
-    out_dir = Path(out_dir)
-    meta = _read_json(out_dir / "run.json")
+def load_meta(out_dir: Path) -> RunMeta:
+    """The campaign of a run's output folder (its run.json; defaults where it is missing)."""
+    return meta_of(_read_json(Path(out_dir) / "run.json"))
+
+
+def meta_of(meta: Row) -> RunMeta:
+    """The campaign from a run.json-shaped object: campaign_id, start, end, seed, config."""
     config = meta.get("config") or {}
     tz = ZoneInfo(str(config.get("timezone") or DEFAULT_TIMEZONE))
-    unit_costs = _unit_costs(config)
     budget = (config.get("budget_chf") or {}).get("monthly", DEFAULT_BUDGET_MONTHLY_CHF)
-    return RunData(
-        campaign_id=str(
-            meta.get("campaign_id") or config.get("campaign_id") or "campaign"
-        ),
+    return RunMeta(
+        campaign_id=str(meta.get("campaign_id") or config.get("campaign_id") or "campaign"),
         start=_datetime(meta.get("start"), tz),
         end=_datetime(meta.get("end"), tz),
         seed=meta.get("seed"),
         config=config,
         timezone=tz,
         budget_monthly_chf=Decimal(str(budget)),
+    )
+
+
+def load_run(out_dir: Path) -> RunData:
+    """Read a run's output folder; missing or empty files count as empty."""
+    out_dir = Path(out_dir)
+    meta = load_meta(out_dir)
+    tz = meta.timezone
+    unit_costs = _unit_costs(meta.config)
+    return RunData(
+        **{f.name: getattr(meta, f.name) for f in fields(RunMeta)},
         contacts=_read_rows(
             out_dir / "contact-history.jsonl", lambda r: _contact(r, tz, unit_costs)
         ),
