@@ -147,12 +147,12 @@ def from_settings(settings: Any, household_id: str) -> HouseholdRows:
     now; rejected rows carry the input file's line numbers where the replay recorded them.
     """
     from infra.export import (
+        contact_order,
         contact_row,
         decision_row,
         household_row,
         is_contact,
         live,
-        contact_order,
         read_replay_record,
         rejected_rows,
         response_row,

@@ -5,6 +5,7 @@ stack's reports bucket, for the reports read from the stack later."""
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,15 @@ def download_lake(bucket: str, target: Path) -> list[Path]:
 
 def export_lake(stack: Stack, out: Path) -> int:
     """The run's lake as Parquet in OUT/lake; the number of rows."""
-    from shared.report.lake import json_to_parquet
+    from shared.report import LAKE_HISTORY
+    from shared.report.duck import json_to_parquet
 
+    target = out / LAKE_HISTORY
+    if target.exists():  # a folder run into before: its lake is this run's, not both
+        shutil.rmtree(target)
     with tempfile.TemporaryDirectory(prefix="lake-") as tmp:
         files = download_lake(stack.refs["LakeBucket"], Path(tmp))
-        return json_to_parquet(files, out / "lake")
+        return json_to_parquet(files, target)
 
 
 def publish_run(stack: Stack, run_info: dict[str, Any]) -> None:

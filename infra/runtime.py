@@ -172,9 +172,12 @@ class LocalRuntime:
 
     def drain(self, max_passes: int = 10_000) -> None:
         """Deliver until every queue is empty (or only holds messages on their way to a DLQ), then what the
-        tables' streams hold for the functions that read them."""
+        tables' streams hold for the functions that read them (a scheduled task may have written to a table
+        without sending a message)."""
         if not self.dirty:
-            return
+            self.poll_streams()
+            if not self.dirty:
+                return
         for _ in range(max_passes):
             self.dirty = False
             sources = [(spec, q) for spec in self.specs for q in spec.queues]

@@ -84,11 +84,11 @@ def stack_meta(lake: StackLake, campaign: Campaign, now: datetime) -> Any:
 def lake_engine(lake: StackLake, engine: str | None = None) -> Any:
     """Athena in AWS; DuckDB over the lake bucket's files on an emulator (`engine`, else LAKE_ENGINE: duckdb)."""
     if (engine or os.environ.get("LAKE_ENGINE", "athena")) == "duckdb":
-        from shared.report.lake import DuckDBLake
+        from shared.report.duck import DuckDBLake
 
-        return DuckDBLake.from_json(_download(lake.lake_bucket))
+        return DuckDBLake.json(_download(lake.lake_bucket))
     from shared.aws import client
-    from shared.report.lake import AthenaLake
+    from shared.report.athena import AthenaLake
 
     return AthenaLake(client("athena"), workgroup=lake.workgroup, database=lake.database, table=lake.table)
 
@@ -114,7 +114,13 @@ def build_stack_report(lake: StackLake, campaign: Campaign, now: datetime, engin
                        ) -> dict[str, Any]:
     from shared.report import report_from_lake
 
-    return report_from_lake(lake_engine(lake, engine), stack_meta(lake, campaign, now))
+    source = lake_engine(lake, engine)
+    try:
+        return report_from_lake(source, stack_meta(lake, campaign, now))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
 
 
 def write_stack_report(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:

@@ -178,9 +178,14 @@ def test_dlq_lists_the_stacks_queues(stack_run: StackRun, at_endpoint: str,
 
 def test_the_report_from_the_stacks_lake_is_the_runs_own(stack_run: StackRun, at_endpoint: str, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", "--out", str(stack_run.out)]) == 0  # the run's own report, from its output folder
+    from shared.report import build_report, load_run
+
+    # the run's own report, from the rows of its output folder (contact-history.jsonl, decisions.jsonl, ...)
+    own = json.loads(json.dumps(build_report(load_run(stack_run.out))))
+    assert main(["report", "--out", str(stack_run.out)]) == 0  # from the run's Parquet lake, OUT/lake/history
     capsys.readouterr()
-    own = json.loads((stack_run.out / "report.json").read_text(encoding="utf-8"))
+    assert (stack_run.out / "lake" / "history").is_dir()
+    assert json.loads((stack_run.out / "report.json").read_text(encoding="utf-8")) == own
     status = main(["report", "--stack-name", STACK, "--endpoint-url", at_endpoint, "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 0
@@ -199,7 +204,7 @@ def test_the_scheduled_report_is_in_the_reports_bucket_behind_a_presigned_link(
     main(["report", "--stack-name", STACK, "--endpoint-url", at_endpoint, "--out", str(tmp_path)])
     link = capsys.readouterr().out.split("latest scheduled report: ", 1)[1].split()[0]
     assert "Signature" in link or "X-Amz-Signature" in link  # presigned, not a public object
-    with urllib.request.urlopen(link, timeout=30) as response:  # noqa: S310 - the test's own moto server
+    with urllib.request.urlopen(link, timeout=30) as response:
         page = response.read().decode("utf-8")
     scheduled = json.loads((stack_run.out / "report.json").read_text(encoding="utf-8"))
     assert "<html" in page.lower() and f"{scheduled['totals']['contacts']}" in page

@@ -71,3 +71,11 @@ def test_each_stack_has_a_lake_database_of_its_own(aws: None) -> None:
 
     names = {provision(name, "eu-central-2").refs["LakeDatabase"] for name in ("shop-a", "shop-b")}
     assert names == {"shop_a_lake", "shop_b_lake"}  # Athena's names: no '-' (a !Join of a !Split)
+
+
+def test_a_write_without_a_message_reaches_the_lake_at_the_next_drain(stack: Any, runtime: Any) -> None:
+    # a print cut-off or call export writes contacts and sends nothing: the lake must still get them
+    runtime.dirty = False
+    _put(stack.refs["ContactsTable"], {**CONTACT, "status": "sent"})
+    runtime.drain()
+    assert [r["contact_id"] for r in _lake_rows(stack.refs["LakeBucket"])] == ["c-1"]
