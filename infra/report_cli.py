@@ -17,10 +17,11 @@ from shared.report.stack import StackLake
 
 def stack_lake_of(stack_name: str) -> tuple[Any, StackLake]:
     """The stack's settings and where its lake is: from CloudFormation, else the names infra/provision gives."""
-    from infra.erase import stack_names, stack_settings
+    from infra.erase import stack_names
+    from infra.explain import stack_tables
 
+    settings = stack_tables(stack_name)  # UnknownStack when the endpoint has no such stack
     names = stack_names(stack_name)
-    settings = stack_settings(stack_name)
     return settings, StackLake(lake_bucket=names["LakeBucket"], reports_bucket=names["ReportsBucket"],
                                database=names["LakeDatabase"], workgroup=names["LakeWorkGroup"])
 
