@@ -100,7 +100,7 @@ def _download(bucket: str) -> list[Path]:
     cache = Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "channel-dispatch-lake") / bucket
     cache.mkdir(parents=True, exist_ok=True)
     s3 = client("s3")
-    files = []
+    files: list[Path] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="history/"):
         for obj in page.get("Contents", []):
             path = cache / (obj["Key"].replace("/", "_") + f".{obj['ETag'].strip(chr(34))}.json")
