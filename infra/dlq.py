@@ -232,7 +232,12 @@ def _detail_type(body: str) -> str:
         return value[:64]
     payload = event.get("requestPayload") if isinstance(event, dict) else None  # Lambda's on-failure record
     task = payload.get("task") if isinstance(payload, dict) else None
-    return f"scheduled {str(task)[:40]}" if isinstance(task, str) and task else "(no detail-type)"
+    if isinstance(task, str) and task:
+        return f"scheduled {task[:40]}"
+    batch = event.get("DDBStreamBatchInfo") if isinstance(event, dict) else None  # a stream mapping's on-failure
+    if isinstance(batch, dict):
+        return f"stream batch of {int(batch.get('batchSize') or 0)} records"
+    return "(no detail-type)"
 
 
 def _receive_all(dlq: DeadLetterQueue) -> Iterator[list[dict[str, Any]]]:
@@ -325,17 +330,10 @@ def _resend_entry(entry_id: str, message: dict[str, Any], source: Queue) -> dict
 
 def _send_chunks(messages: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Ten a batch at most, and within SendMessageBatch's payload limit (a larger message goes alone)."""
-    chunk: list[dict[str, Any]] = []
-    total = 0
-    for m in messages:
-        size = len(m["Body"].encode("utf-8")) + len(json.dumps(m.get("MessageAttributes") or {}))
-        if chunk and (len(chunk) == _BATCH or total + size > _SEND_BATCH_BYTES):
-            yield chunk
-            chunk, total = [], 0
-        chunk.append(m)
-        total += size
-    if chunk:
-        yield chunk
+    from shared.batching import chunks
+
+    return chunks(messages, _BATCH, _SEND_BATCH_BYTES, lambda m: len(m["Body"].encode("utf-8")) + len(
+        json.dumps(m.get("MessageAttributes") or {})))
 
 
 # --------------------------------------------------------------------------- the command
@@ -378,13 +376,17 @@ def command(args: argparse.Namespace) -> int:
     return 0 if stayed == 0 else 1
 
 
+# What a DLQ no queue redrives to receives (template.yaml's on-failure destinations); never redriven, only kept.
+_ON_FAILURE_OF = {"ScheduledTasksDLQ": "scheduled runs", "LakeDLQ": "the lake's stream batches"}
+
+
 def print_listing(dlqs: Sequence[DeadLetterQueue]) -> None:
     total = holding = 0
     for dlq in dlqs:
         letters = peek(dlq)
         in_flight = depth(dlq)[1]
         sources = ("for " + ", ".join(q.name for q in dlq.sources) if dlq.sources
-                   else "on-failure destination of scheduled runs")
+                   else f"on-failure destination of {_ON_FAILURE_OF.get(dlq.name, 'failed invocations')}")
         busy = f", {in_flight} in flight" if in_flight else ""
         print(f"{dlq.name} ({sources}): {len(letters)} messages{busy}")
         for d in letters:

@@ -17,7 +17,7 @@ batch (a duplicate delivery) goes into two transactions, in delivery order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -181,3 +181,19 @@ def batch_outbox() -> Outbox:
     if found is None:
         raise RuntimeError("no SQS batch is being handled in this thread (see shared.handler.lambda_handler)")
     return found
+
+
+def chunks[T](items: Iterable[T], count: int, max_bytes: int, size: Callable[[T], int]) -> Iterator[list[T]]:
+    """`items` in order, in lists of at most `count` and `max_bytes` (an item larger than that goes alone): the
+    limits of a batch call (Firehose PutRecordBatch, SQS SendMessageBatch)."""
+    chunk: list[T] = []
+    used = 0
+    for item in items:
+        length = size(item)
+        if chunk and (len(chunk) == count or used + length > max_bytes):
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(item)
+        used += length
+    if chunk:
+        yield chunk

@@ -173,10 +173,11 @@ def put_rows(stream_name: str, rows: list[Row], attempts: int = 3) -> int:
     import json
 
     from shared.aws import client
+    from shared.batching import chunks
 
     records = [{"Data": (json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n").encode()} for r in rows]
     sent = 0
-    for chunk in _chunks(records):
+    for chunk in chunks(records, 500, 4 * 1024 * 1024 - 1024, lambda r: len(r["Data"])):  # PutRecordBatch's limits
         pending = chunk
         for _ in range(attempts):
             response = client("firehose").put_record_batch(DeliveryStreamName=stream_name, Records=pending)
@@ -188,18 +189,3 @@ def put_rows(stream_name: str, rows: list[Row], attempts: int = 3) -> int:
             raise RuntimeError(f"Firehose refused {len(pending)} lake records {attempts} times")
         sent += len(chunk)
     return sent
-
-
-def _chunks(records: list[dict[str, bytes]], count: int = 500, size: int = 4 * 1024 * 1024 - 1024) -> Iterator[
-        list[dict[str, bytes]]]:
-    chunk: list[dict[str, bytes]] = []
-    used = 0
-    for record in records:
-        length = len(record["Data"])
-        if chunk and (len(chunk) == count or used + length > size):
-            yield chunk
-            chunk, used = [], 0
-        chunk.append(record)
-        used += length
-    if chunk:
-        yield chunk

@@ -67,14 +67,19 @@ def test_dead_letters_are_listed_redriven_and_processed(stack, runtime, monkeypa
                           "requestPayload": {"scheduled_time": "2026-06-08T15:00:00Z", "task": "cut-off"},
                           "responseContext": {"statusCode": 200, "functionError": "Unhandled"}})
     client("sqs").send_message(QueueUrl=stack.queue_urls["ScheduledTasksDLQ"], MessageBody=failure)
+    # ... and a stream batch the lake function failed on every retry (its mapping's on-failure record)
+    client("sqs").send_message(QueueUrl=stack.queue_urls["LakeDLQ"], MessageBody=json.dumps({
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
+        "DDBStreamBatchInfo": {"streamArn": "arn:aws:dynamodb:eu-central-2:1:table/t/stream/x", "batchSize": 3}}))
     monkeypatch.setattr(segmenter, "segment", working)  # the outage is over
 
     # The stack's DLQs are found by its name as well as from the provisioned stack, with their sources
     by_name = dead_letter_queues("test")
     assert [(d.name, [q.name for q in d.sources]) for d in by_name] == [
         (d.name, [q.name for q in d.sources]) for d in dead_letter_queues_of(stack)]
-    assert len(by_name) == len(stack.dlq_of) + 1 == 9
+    assert len(by_name) == len(stack.dlq_of) + 2 == 10
     assert [d.sources for d in by_name if d.name == "ScheduledTasksDLQ"] == [()]  # Lambda's on-failure destination
+    assert [d.sources for d in by_name if d.name == "LakeDLQ"] == [()]  # the stream mappings' on-failure queue
 
     # When the DLQs are listed
     status, out = _dispatch(capsys, "list")
@@ -85,7 +90,9 @@ def test_dead_letters_are_listed_redriven_and_processed(stack, runtime, monkeypa
     assert "EmailDLQ (for EmailQueue): 1 messages" in lines
     assert "ScheduledTasksDLQ (on-failure destination of scheduled runs): 1 messages" in lines
     assert any("scheduled cut-off" in line for line in lines)
-    assert lines[-1] == "14 messages in 3 of 9 dead-letter queues"
+    assert "LakeDLQ (on-failure destination of the lake's stream batches): 1 messages" in lines
+    assert any("stream batch of 3 records" in line for line in lines)
+    assert lines[-1] == "15 messages in 4 of 10 dead-letter queues"
     rows = [line.split() for line in lines if line.startswith("  ")]
     segmenter_rows = [r for r in rows if r[1] == "HouseholdConnected"]
     assert len(segmenter_rows) == 12
@@ -124,7 +131,8 @@ def test_dead_letters_are_listed_redriven_and_processed(stack, runtime, monkeypa
     assert moved["Body"] == email_body
     assert moved["MessageAttributes"]["origin"]["StringValue"] == "incident-7"
     depths = runtime.dlq_depths()
-    assert depths.pop("ScheduledTasksDLQ") == 1 and sum(depths.values()) == 0  # the failed run kept, listed
+    assert depths.pop("ScheduledTasksDLQ") == 1 and depths.pop("LakeDLQ") == 1  # kept, listed
+    assert sum(depths.values()) == 0
 
 
 def test_unknown_queue_or_stack_is_a_one_line_error(stack, capsys) -> None:
