@@ -5,6 +5,7 @@ read: `explain --stack-name` tells the same story as `explain --out` (by househo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -65,10 +66,17 @@ def at_endpoint(stack_run: StackRun, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """This process's clients at the moto server for one test, and back afterwards."""
     from shared.aws import reset_clients
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    names = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    before = {name: os.environ.get(name) for name in names}
+    for name in names:
         monkeypatch.delenv(name, raising=False)
     yield stack_run.url
     monkeypatch.undo()
+    for name, value in before.items():  # the commands set them with use_endpoint: put back what was, or nothing
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     reset_clients()
 
 

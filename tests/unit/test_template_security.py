@@ -237,7 +237,8 @@ def check_queue_access(raw: dict[str, Any], translated: dict[str, Any]) -> None:
     mappings = _of_type(translated, "AWS::Lambda::EventSourceMapping").values()
     for function in _function_names(raw):
         queues = {_render(_props(m)["EventSourceArn"]) for m in mappings
-                  if logical_id_of(_props(m)["FunctionName"]) == function}
+                  if logical_id_of(_props(m)["FunctionName"]) == function
+                  and "StreamArn" not in json.dumps(_props(m)["EventSourceArn"])}  # its queues, not its streams
         for action in sorted(QUEUE_ACTIONS):
             assert _allowed(translated, function, action) == queues, f"{function}: {action} not on exactly {queues}"
         other = {str(a) for s in _statements(translated, function) if s.get("Effect") == "Allow"
@@ -246,10 +247,20 @@ def check_queue_access(raw: dict[str, Any], translated: dict[str, Any]) -> None:
         # with the function's role: SendMessage on exactly that queue, nothing else.
         destination = _props(raw["Resources"][function]).get("EventInvokeConfig", {}).get(
             "DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        if destination is not None:
-            assert _allowed(translated, function, "sqs:SendMessage") == {_render(destination)}, function
+        # ... as does a stream mapping with a batch that failed every retry (its on-failure destination)
+        destinations = {_render(destination)} if destination is not None else set()
+        destinations |= {_render(d) for d in _stream_on_failure(raw, function)}
+        if destinations:
+            assert _allowed(translated, function, "sqs:SendMessage") == destinations, function
             other.discard("sqs:SendMessage")
         assert not other, f"{function}: {other}"
+
+
+def _stream_on_failure(raw: dict[str, Any], function: str) -> list[Any]:
+    """The on-failure destinations of the function's DynamoDB stream event sources."""
+    events = _props(raw["Resources"][function]).get("Events", {}).values()
+    return [e["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] for e in events
+            if e.get("Type") == "DynamoDB" and "DestinationConfig" in e.get("Properties", {})]
 
 
 def check_sms_cannot_publish_to_topics(raw: dict[str, Any], translated: dict[str, Any]) -> None:
@@ -305,6 +316,8 @@ def check_dlq_alarms(raw: dict[str, Any], translated: dict[str, Any]) -> None:
                        for q in _of_type(raw, "AWS::SQS::Queue").values() if "RedrivePolicy" in _props(q)}
     on_failure = {logical_id_of(_props(f)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"])
                   for f in _of_type(raw, "AWS::Serverless::Function").values() if "EventInvokeConfig" in _props(f)}
+    on_failure |= {logical_id_of(d) for f in _of_type(raw, "AWS::Serverless::Function")
+                   for d in _stream_on_failure(raw, f)}
     assert dlqs and set(dlqs) == redrive_targets | on_failure, "every dead-letter queue is named *DLQ"
     alarms = [_props(a) for a in _of_type(raw, "AWS::CloudWatch::Alarm").values()]
     for dlq in dlqs:
