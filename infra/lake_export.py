@@ -20,7 +20,7 @@ def download_lake(bucket: str, target: Path) -> list[Path]:
     """Every object of the lake bucket's history/ prefix, as files in `target`."""
     s3 = client("s3")
     target.mkdir(parents=True, exist_ok=True)
-    files = []
+    files: list[Path] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=LAKE_PREFIX):
         for number, obj in enumerate(page.get("Contents", []), start=len(files)):
             path = target / f"part-{number:06d}.json"

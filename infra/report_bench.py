@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,17 +169,35 @@ def _child(*args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def report_bench(contacts: int, write: Path | None = None, folder: Path | None = None) -> str:
-    """Generate the lake, time the report on it; the printed figures (also into `write`'s report section)."""
-    with tempfile.TemporaryDirectory(prefix="report-bench-", dir=folder) as tmp:
-        lake = Path(tmp) / "lake" / "history"
-        generated = _child("generate", str(lake), str(contacts))
-        size = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
-        measured = _child("report", str(lake))
+def report_bench(contacts: int, write: Path | None = None, folder: Path | None = None,
+                 lake_dir: Path | None = None) -> str:
+    """Generate the lake, time the report on it; the printed figures (also into `write`'s report section).
+    With `lake_dir` the lake is kept there (`history/`, with `generated.json`) and a lake of the same size
+    already there is reused rather than generated again."""
+    if lake_dir is not None:
+        generated, size, measured = _bench_in(Path(lake_dir), contacts)
+    else:
+        with tempfile.TemporaryDirectory(prefix="report-bench-", dir=folder) as tmp:
+            generated, size, measured = _bench_in(Path(tmp), contacts)
     text = figures_text(contacts, generated, size, measured)
     if write is not None:
         write_section(write, section(text, contacts, write))
     return text
+
+
+def _bench_in(folder: Path, contacts: int) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    lake, record = folder / "history", folder / "generated.json"
+    generated = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+    if generated is None or generated.get("contacts") != contacts:
+        if lake.exists():
+            shutil.rmtree(lake)
+        record.unlink(missing_ok=True)
+        generated = {"contacts": contacts, **_child("generate", str(lake), str(contacts))}
+        record.write_text(json.dumps(generated), encoding="utf-8")
+    size = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
+    measured = _child("report", str(lake))
+    shutil.rmtree(folder / "duckdb-tmp", ignore_errors=True)
+    return generated, size, measured
 
 
 def figures_text(contacts: int, generated: dict[str, Any], size: int, measured: dict[str, Any]) -> str:
