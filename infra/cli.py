@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="instead: plan a generated rollout plan of N households, measured beside a replay")
     bench.add_argument("--report-rows", type=int, metavar="N",
                        help="instead: the report on a generated lake of N contacts (DuckDB), timed, peak memory")
+    bench.add_argument("--report-lake", type=Path, metavar="DIR",
+                       help="with --report-rows: keep the generated lake in DIR, and reuse the one of N contacts "
+                       "already there (default: a temporary folder, removed after)")
     bench.add_argument("--write", type=Path, help="also write the figures into this Markdown page "
                        "(docs/performance.md), with their explanation and the capacity note")
 
@@ -310,7 +313,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.report_rows:
         from infra.report_bench import report_bench
 
-        print(report_bench(args.report_rows, write=args.write))
+        print(report_bench(args.report_rows, write=args.write, lake_dir=args.report_lake))
         return 0
     if args.plan_households:
         from infra.plan_bench import plan_bench

@@ -29,7 +29,8 @@ _DUCK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "timestamp": "TIMESTAMP", 
                "boolean": "BOOLEAN", "decimal(12,4)": "DECIMAL(12,4)"}
 HISTORY_COLUMNS: dict[str, str] = {name: _DUCK_TYPES[kind] for name, kind in (*COLUMNS, *PARTITION_KEYS)}
 PARQUET_GLOB = "record_type=*/day=*/*.parquet"
-MATERIALISED = {"contacts", "households", "orders", "attributed"}
+MATERIALISED = {"rewritten", "orders", "households", "contact_changes", "contact_groups", "decision_changes",
+                "attributed"}
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -98,7 +99,7 @@ class DuckDBLake:
         self.con = con
         con.execute(f"CREATE OR REPLACE TEMP VIEW {TABLE} AS {history_sql}")
         for name, sql in BASE_VIEWS:
-            # What several figure queries read is computed once (the dedupe is the report's biggest cost).
+            # What several queries read is computed once; the rest are views, run where they are read.
             kind = "TABLE" if name in MATERIALISED else "VIEW"
             con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {sql.replace('{history}', TABLE)}")
 
@@ -112,7 +113,9 @@ class DuckDBLake:
         hive_types = "{'record_type': 'VARCHAR', 'day': 'VARCHAR'}"
         sql = (f"SELECT {_select_columns()} FROM read_parquet('{pattern}', hive_partitioning = true, "
                f"hive_types = {hive_types}, union_by_name = true)")
-        return cls(con or connect(), sql)
+        con = con or connect()
+        con.execute("SET parquet_metadata_cache = true")  # each base view reads the files' footers again
+        return cls(con, sql)
 
     @classmethod
     def json(cls, source: Iterable[Path] | Path, con: duckdb.DuckDBPyConnection | None = None) -> DuckDBLake:

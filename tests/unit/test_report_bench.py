@@ -31,3 +31,16 @@ def test_the_report_section_replaces_its_earlier_self_and_keeps_the_page(tmp_pat
     assert text.startswith("# Performance\n\nother figures\n")
     assert "second" in text and "first" not in text
     assert kept_section(page) == f"{SECTION_START}\nsecond\n{SECTION_END}\n"
+
+
+def test_a_kept_lake_is_generated_once_and_reused(tmp_path: Path) -> None:
+    from infra.report_bench import report_bench
+
+    first = report_bench(900, lake_dir=tmp_path)
+    generated = (tmp_path / "generated.json").read_text(encoding="utf-8")
+    again = report_bench(900, lake_dir=tmp_path)
+
+    assert (tmp_path / "generated.json").read_text(encoding="utf-8") == generated
+    assert next((tmp_path / "history").glob("record_type=contact/day=*/*.parquet"))
+    assert not (tmp_path / "duckdb-tmp").exists()
+    assert "contacts 900," in first and "contacts 900," in again

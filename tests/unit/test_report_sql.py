@@ -264,3 +264,23 @@ def test_sql_report_equals_the_reference_on_random_runs(run: RunData) -> None:
     assert report_from_lake(DuckDBLake.of_run(run, con), run) == reference_report(run)
     con.close()
 
+
+
+def test_rewritten_contacts_count_in_their_latest_cell_and_removed_ones_not_at_all(tmp_path: Path) -> None:
+    """Given a contact rewritten into another channel and cost, one removed and one whose latest change is a claim
+    not sent, the report counts the latest state only, on DuckDB and on the Athena SQL alike."""
+    run = _fixture_run(tmp_path)
+    contacts = [r for r in history_rows(run) if r["record_type"] == "contact"]
+    assert len(contacts) >= 3
+    moved = {**contacts[0], "seq": "5", "channel": "call", "cost_chf": Decimal("6.5")}
+    removed = {**contacts[1], "seq": "3", "op": "remove"}
+    unsent = {**contacts[2], "seq": "2", "status": "claimed"}
+    _write_history_json(run, tmp_path / "h.json", [moved, removed, unsent, {**contacts[0], "seq": "4"}])
+    json_to_parquet([tmp_path / "h.json"], tmp_path / "lake")
+    first = run.contacts[0]
+    expected = reference_report(replace(run, contacts=(replace(first, channel="call", cost_chf=Decimal("6.5")),
+                                                        *run.contacts[3:])))
+
+    lake = DuckDBLake.parquet(tmp_path / "lake")
+    assert report_from_lake(lake, run) == expected
+    assert report_from_lake(_AthenaSqlOnDuckDB(lake), run) == expected
