@@ -158,3 +158,13 @@ def test_the_day_of_a_row_without_a_time_is_the_stream_records() -> None:
     [row] = rows(record("contacts", decision))
     assert row["at"] is None
     assert row["day"] == datetime.fromtimestamp(1781000000, UTC).astimezone(TZ).date().isoformat()
+
+
+def test_rows_firehose_cannot_convert_or_deliver_raise_an_alarm() -> None:
+    resources = load_template()["Resources"]
+    stream_name = resources["LakeStream"]["Properties"]["DeliveryStreamName"]
+    metrics = resources["LakeDeliveryAlarm"]["Properties"]["Metrics"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+               for m in metrics if "MetricStat" in m}
+    assert watched == {"FailedConversion.Records": stream_name, "PartitionCountExceeded": stream_name}
+    assert resources["LakeDeliveryAlarm"]["Properties"]["Threshold"] == 0
