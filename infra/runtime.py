@@ -118,6 +118,8 @@ class LocalRuntime:
         self._keys: dict[str, str] = {}  # message id -> a key that is the same in every run of the same inputs
         self.chaos = chaos
         self.streams = self._stream_readers()
+        self.table_writes = 1  # DynamoDB writes seen (a first read of the streams is always due) ...
+        self.streams_read_at = 0  # ... and how many of them the last read of the streams followed
         set_clock(lambda: self.now)  # effects happen on the simulated clock (shared.clock)
         add_client_hook(self._watch)
         if chaos is not None:
@@ -142,6 +144,9 @@ class LocalRuntime:
             created.meta.events.register(name, self._mark_dirty)
         for operation in ("TransactWriteItems", "PutItem", "BatchWriteItem"):
             created.meta.events.register(f"before-parameter-build.dynamodb.{operation}", self._note_claims)
+        # Streams can only grow through these: read them again only after one of them.
+        for operation in ("TransactWriteItems", "PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem"):
+            created.meta.events.register(f"after-call.dynamodb.{operation}", self._note_table_write)
 
     def _note_claims(self, params: dict[str, Any], **_: Any) -> None:
         """Remember the claims an invocation writes (items stamped for a lease), to age them on redelivery."""
@@ -167,6 +172,9 @@ class LocalRuntime:
     def _mark_dirty(self, **_: Any) -> None:
         self.dirty = True
 
+    def _note_table_write(self, **_: Any) -> None:
+        self.table_writes += 1
+
     def mark_dirty(self) -> None:
         self.dirty = True
 
@@ -175,7 +183,7 @@ class LocalRuntime:
         tables' streams hold for the functions that read them (a scheduled task may have written to a table
         without sending a message)."""
         if not self.dirty:
-            self.poll_streams()
+            self._poll_streams_if_written()
             if not self.dirty:
                 return
         for _ in range(max_passes):
@@ -188,7 +196,7 @@ class LocalRuntime:
                     delivered = True
                     self._deliver(spec, source.queue, messages)
             if not delivered and not self.dirty:
-                self.poll_streams()
+                self._poll_streams_if_written()
                 if not self.dirty:
                     return
         raise RuntimeError("queues did not drain: a message loop?")
@@ -209,6 +217,11 @@ class LocalRuntime:
                 readers.append(StreamReader(spec, source, arn, iterators,
                                             [EventPattern.load(p) for p in source.filters]))
         return readers
+
+    def _poll_streams_if_written(self) -> None:
+        if self.streams and self.table_writes != self.streams_read_at:
+            self.streams_read_at = self.table_writes
+            self.poll_streams()
 
     def poll_streams(self) -> int:
         """Invoke each stream's function with what its stream holds that its filters let through, in batches of
