@@ -212,8 +212,6 @@ def _run_once(inputs: RunInputs, progress: Any = None) -> RunResult:
             # The business metrics (EMF documents on stdout in AWS) are not written locally: the run's report
             # holds the same figures. POWERTOOLS_METRICS_DISABLED=false in the caller's environment shows them.
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-            # Athena on the emulator answers no rows: the report function runs the same queries on DuckDB.
-            "LAKE_ENGINE": "duckdb",
         }, chaos=chaos)
         try:
             _upload_settings(stack, inputs)
