@@ -13,26 +13,12 @@ from typing import Any
 from infra.provision import Stack
 from shared.aws import client
 
-LAKE_PREFIX = "history/"
-
-
-def download_lake(bucket: str, target: Path) -> list[Path]:
-    """Every object of the lake bucket's history/ prefix, as files in `target`."""
-    s3 = client("s3")
-    target.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=LAKE_PREFIX):
-        for number, obj in enumerate(page.get("Contents", []), start=len(files)):
-            path = target / f"part-{number:06d}.json"
-            path.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            files.append(path)
-    return files
-
 
 def export_lake(stack: Stack, out: Path) -> int:
     """The run's lake as Parquet in OUT/lake; the number of rows."""
     from shared.report import LAKE_HISTORY
     from shared.report.duck import json_to_parquet
+    from shared.report.stack import download_lake
 
     target = out / LAKE_HISTORY
     if target.exists():  # a folder run into before: its lake is this run's, not both

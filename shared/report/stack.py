@@ -86,24 +86,28 @@ def lake_engine(lake: StackLake, engine: str | None = None) -> Any:
     if (engine or os.environ.get("LAKE_ENGINE", "athena")) == "duckdb":
         from shared.report.duck import DuckDBLake
 
-        return DuckDBLake.json(_download(lake.lake_bucket))
+        return DuckDBLake.json(download_lake(lake.lake_bucket))
     from shared.aws import client
     from shared.report.athena import AthenaLake
 
     return AthenaLake(client("athena"), workgroup=lake.workgroup, database=lake.database, table=lake.table)
 
 
-def _download(bucket: str) -> list[Path]:
-    """The lake bucket's files, each downloaded once into a cache folder (a Firehose object never changes)."""
+LAKE_PREFIX = "history/"
+
+
+def download_lake(bucket: str, cache: Path | None = None) -> list[Path]:
+    """The lake bucket's files (history/), each downloaded once into a cache folder (a Firehose object never
+    changes): `cache`, else LAKE_CACHE_DIR, else one in the temporary directory."""
     from shared.aws import client
 
-    cache = Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "channel-dispatch-lake") / bucket
-    cache.mkdir(parents=True, exist_ok=True)
+    folder = cache or Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "channel-dispatch-lake") / bucket
+    folder.mkdir(parents=True, exist_ok=True)
     s3 = client("s3")
     files: list[Path] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="history/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=LAKE_PREFIX):
         for obj in page.get("Contents", []):
-            path = cache / (obj["Key"].replace("/", "_") + f".{obj['ETag'].strip(chr(34))}.json")
+            path = folder / (obj["Key"].replace("/", "_") + f".{obj['ETag'].strip(chr(34))}.json")
             if not path.exists():
                 path.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
             files.append(path)
