@@ -7,7 +7,6 @@ answers no rows) on DuckDB over the lake bucket's files. The report is written t
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,10 @@ def report_from_stack(stack_name: str, out: Path, engine: str, now: datetime | N
                       ) -> tuple[dict[str, Any], str | None]:
     """The stack's report (written to OUT/report.json and report.html) and a link to its latest scheduled one."""
     from shared.campaign import campaign_of
-    from shared.report.html import render_html
+    from shared.report import save_report
     from shared.report.stack import build_stack_report, latest_link
 
     settings, lake = stack_lake_of(stack_name)
     report = build_stack_report(lake, campaign_of(settings), now or datetime.now(UTC), engine=engine)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
-    (out / "report.html").write_text(render_html(report), encoding="utf-8")
+    save_report(report, out)
     return report, latest_link(lake.reports_bucket)

@@ -25,7 +25,9 @@ __all__ = [
     "load_run",
     "render_html",
     "render_table",
+    "report_files",
     "report_from_lake",
+    "save_report",
     "write_report",
 ]
 
@@ -46,7 +48,18 @@ def write_report(out_dir: Path) -> dict[str, Any]:
             lake.close()
     else:
         report = build_report(load_run(out_dir))
-    text = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False)
-    (out_dir / "report.json").write_text(text + "\n", encoding="utf-8")
-    (out_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+    save_report(report, out_dir)
     return report
+
+
+def report_files(report: dict[str, Any]) -> tuple[str, str]:
+    """The texts of report.json and report.html."""
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n", render_html(report)
+
+
+def save_report(report: dict[str, Any], out_dir: Path) -> None:
+    """report.json and report.html in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text, html = report_files(report)
+    (out_dir / "report.json").write_text(text, encoding="utf-8")
+    (out_dir / "report.html").write_text(html, encoding="utf-8")

@@ -6,8 +6,9 @@ Firehose leaves as JSON lines: `LAKE_ENGINE=duckdb` (the local runtime sets it; 
 `--endpoint-url` does the same).
 
 The period: a stack provisioned by `dispatch run` keeps its run's `run.json` in the reports bucket, and its
-report covers that run's period, as the run's own report does; any other stack's report covers from its
-first connected household to the moment it is written.
+report covers that run's period, as the run's own report does; any other stack's report covers what its
+data spans (the budget counts the months that hold contacts; the communes' weeks run from their first
+connected household).
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ def stack_meta(lake: StackLake, campaign: Campaign, now: datetime) -> Any:
     tz = ZoneInfo(campaign.config.timezone)
     run = read_run(lake.reports_bucket) or {}
     start = datetime.fromisoformat(run["start"]) if run.get("start") else None
-    end = datetime.fromisoformat(run["end"]) if run.get("end") else now
+    end = (datetime.fromisoformat(run["end"]) if run.get("end") else now) if start is not None else None
     return RunMeta(
         campaign_id=str(run.get("campaign_id") or campaign.config.campaign_id),
-        start=start, end=end if start is not None else None, seed=run.get("seed"),
+        start=start, end=end, seed=run.get("seed"),
         config=run.get("config") or config, timezone=tz,
         budget_monthly_chf=Decimal(str(campaign.config.budget_chf.monthly)))
 
@@ -130,14 +131,14 @@ def build_stack_report(lake: StackLake, campaign: Campaign, now: datetime, engin
 def write_stack_report(s: Settings, campaign: Campaign, now: datetime) -> dict[str, Any]:
     """The day's report.json and report.html, under reports/<local day>/ and reports/latest/."""
     from shared.aws import client
-    from shared.report.html import render_html
+    from shared.report import report_files
 
     lake = stack_lake(s)
     report = build_stack_report(lake, campaign, now)
     day = now.astimezone(ZoneInfo(campaign.config.timezone)).date().isoformat()
     report["as_of"] = now.isoformat()
-    body = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False).encode()
-    page = render_html(report).encode()
+    text, html = report_files(report)
+    body, page = text.encode(), html.encode()
     s3 = client("s3")
     for prefix in (day_prefix(day), LATEST_PREFIX):
         s3.put_object(Bucket=lake.reports_bucket, Key=prefix + "report.json", Body=body,

@@ -50,3 +50,19 @@ def test_the_days_report_is_written_under_its_date_and_as_the_latest(stack: Any,
         assert report["as_of"] == datetime(2026, 6, 9, 3, tzinfo=UTC).isoformat()
         page = s3.get_object(Bucket=bucket, Key=prefix + "report.html")
         assert page["ContentType"].startswith("text/html")
+
+
+def test_a_stack_no_run_fed_reports_what_its_data_spans(stack: Any) -> None:
+    from shared.campaign import campaign
+    from shared.report.stack import RUN_KEY, stack_lake, stack_meta
+    from shared.settings import settings
+
+    lake = stack_lake(settings())
+    now = datetime(2026, 6, 9, 3, tzinfo=UTC)
+    meta = stack_meta(lake, campaign(), now)
+    assert (meta.start, meta.end) == (None, None)  # no run.json: the period is what the rows span
+    client("s3").put_object(Bucket=lake.reports_bucket, Key=RUN_KEY, Body=json.dumps(
+        {"start": "2026-06-01T00:00:00+02:00", "end": "2026-06-08T00:00:00+02:00", "campaign_id": "c"}).encode())
+    meta = stack_meta(lake, campaign(), now)
+    assert (meta.start.isoformat(), meta.end.isoformat(), meta.campaign_id) == (
+        "2026-06-01T00:00:00+02:00", "2026-06-08T00:00:00+02:00", "c")
